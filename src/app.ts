@@ -1,0 +1,149 @@
+/**
+ * @module app: one configured app at run time: its pool of targets, health
+ * checker, open sessions and counters. Listeners hand it accepted sockets.
+ */
+import type { Socket } from "bun";
+import { createBalancer } from "./balancer/index.ts";
+import type { AppConfig, HealthConfig } from "./config/types.ts";
+import { HealthChecker } from "./health/checker.ts";
+import type { Logger } from "./log.ts";
+import { Pool, type TargetState } from "./pool.ts";
+import { Session, type SessionHost } from "./session.ts";
+import type { Sweeper } from "./sweeper.ts";
+
+/** Limits is shared by every app: one connection cap for the whole process. */
+export interface Limits {
+  maxConnections: number;
+  active: number;
+}
+
+/** Shared is what every app of one proxy shares. */
+export interface Shared {
+  readonly limits: Limits;
+  readonly dials: Sweeper;
+  readonly idle: Sweeper;
+  readonly log: Logger;
+}
+
+/** LOG_EVERY_MS bounds how often repeated dial failures are logged per app. */
+const LOG_EVERY_MS = 1000;
+
+export class App implements SessionHost {
+  config: AppConfig;
+  pool: Pool;
+  readonly checker: HealthChecker;
+  readonly sessions = new Set<Session>();
+  /** bytes of sessions already closed; live sessions are added when read. */
+  #closedUp = 0;
+  #closedDown = 0;
+  accepted = 0;
+  rejected = 0;
+  /** clients closed because no target could be reached. */
+  failed = 0;
+  #suppressed = 0;
+  #lastLog = -Infinity;
+  readonly log: Logger;
+
+  constructor(
+    config: AppConfig,
+    health: HealthConfig,
+    private readonly shared: Shared,
+  ) {
+    this.config = config;
+    this.log = shared.log;
+    this.pool = new Pool(config.targets, createBalancer(config.balancer));
+    this.checker = new HealthChecker(
+      () => this.pool.targets,
+      health,
+      (t, flipped) => this.#healthResult(t, flipped),
+    );
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+  get connectTimeoutMs(): number {
+    return this.config.connectTimeoutMs;
+  }
+  get dials(): Sweeper {
+    return this.shared.dials;
+  }
+
+  start(): void {
+    this.checker.start();
+  }
+
+  stop(): void {
+    this.checker.stop();
+  }
+
+  /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
+  accept(sock: Socket<Session>): void {
+    const limits = this.shared.limits;
+    if (limits.active >= limits.maxConnections) {
+      this.rejected++;
+      sock.end();
+      return;
+    }
+    limits.active++;
+    this.accepted++;
+    const s = new Session(this, sock, this.config.idleTimeoutMs);
+    sock.data = s;
+    this.sessions.add(s);
+    if (s.idleTimeoutMs > 0) this.shared.idle.add(s);
+    s.dial();
+  }
+
+  dialFailed(target: TargetState, error: string): void {
+    target.connectErrors++;
+    if (target.health.markDown(performance.now(), error)) {
+      this.pool.refresh();
+      this.log.warn(`${this.name}: target ${target.address} down (dial failed: ${error})`);
+    } else {
+      this.#rateLimited(`${this.name}: dial to ${target.address} failed: ${error}`);
+    }
+  }
+
+  sessionClosed(s: Session): void {
+    this.sessions.delete(s);
+    this.shared.limits.active--;
+    this.#closedUp += s.upPipe.bytes;
+    this.#closedDown += s.downPipe.bytes;
+    if (s.idleTimeoutMs > 0) this.shared.idle.delete(s);
+    if (s.reason === "connect-failed" || s.reason === "no-target") {
+      this.failed++;
+      this.#rateLimited(`${this.name}: client closed, no target reachable (${this.pool.targets.length} tried)`);
+    }
+  }
+
+  /** bytes returns the total moved each way, open sessions included. */
+  bytes(): { upstream: number; downstream: number } {
+    let upstream = this.#closedUp;
+    let downstream = this.#closedDown;
+    for (const s of this.sessions) {
+      upstream += s.upPipe.bytes;
+      downstream += s.downPipe.bytes;
+    }
+    return { upstream, downstream };
+  }
+
+  #healthResult(t: TargetState, flipped: boolean): void {
+    if (!flipped) return;
+    this.pool.refresh();
+    if (t.health.healthy) this.log.success(`${this.name}: target ${t.address} up`);
+    else this.log.warn(`${this.name}: target ${t.address} down (${t.health.lastError ?? "check failed"})`);
+  }
+
+  /** Repeated failures under load would flood the log: at most one line a second, with a count of the rest. */
+  #rateLimited(line: string): void {
+    const now = performance.now();
+    if (now - this.#lastLog < LOG_EVERY_MS) {
+      this.#suppressed++;
+      return;
+    }
+    const more = this.#suppressed > 0 ? ` (+${this.#suppressed} similar)` : "";
+    this.#suppressed = 0;
+    this.#lastLog = now;
+    this.log.warn(line + more);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * @module config/load: turns a config file, text or parsed document into a
+ * resolved Config, reporting every problem at once with its key path.
+ * Throws only SluiceError (CONFIG_NOT_FOUND, CONFIG_PARSE) and ConfigError (CONFIG_INVALID).
+ */
+import { readFileSync } from "node:fs";
+import * as v from "valibot";
+import { ConfigError, type ConfigIssue, SluiceError } from "../errors.ts";
+import { isPort, parseEndpoint } from "../target.ts";
+import { DEFAULT_ADMIN_LISTEN, isTable, SeedDocSchema, type TomlDoc, TomlDocSchema } from "./schema.ts";
+import type { Config } from "./types.ts";
+
+/** The key names cross-field checks use: lowercase for TOML, capitalised for the seed JSON. */
+interface Keys {
+  apps: string;
+  name: string;
+  ports: string;
+  targets: string;
+}
+const TOML_KEYS: Keys = { apps: "apps", name: "name", ports: "ports", targets: "targets" };
+const SEED_KEYS: Keys = { apps: "Apps", name: "Name", ports: "Ports", targets: "Targets" };
+
+// Finding a TOML error's line re-parses prefixes of the text, so skip it for huge files.
+const MAX_LINES_TO_LOCATE = 2000;
+
+/**
+ * parseConfig validates an already-parsed document and resolves it into a Config.
+ * A document whose top level has an `Apps` key is the seed JSON format
+ * (`{"Apps":[{"Name","Ports","Targets"}]}`); anything else is the TOML-shaped
+ * document, so a `.json` file may use either shape. It throws a ConfigError
+ * listing every problem, schema and cross-field alike.
+ */
+export function parseConfig(doc: unknown): Config {
+  return check(doc, undefined);
+}
+
+/** parseConfigText parses TOML or JSON text (CONFIG_PARSE on a syntax error), then validates it like parseConfig. */
+export function parseConfigText(text: string, format: "toml" | "json"): Config {
+  return check(parseText(text, format, undefined), undefined);
+}
+
+/**
+ * loadConfig reads the config file at `path`: JSON when it ends in `.json`, TOML otherwise.
+ * A missing or unreadable file is CONFIG_NOT_FOUND, a syntax error CONFIG_PARSE,
+ * and an invalid config a ConfigError whose `file` is `path`.
+ */
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw readError(path, err);
+  }
+  const format = path.toLowerCase().endsWith(".json") ? "json" : "toml";
+  return check(parseText(text, format, path), path);
+}
+
+/**
+ * summarize is the one line `--check` prints for a valid config,
+ * e.g. `config ok: 2 apps, 5 ports, 4 targets, admin on 127.0.0.1:9900`.
+ */
+export function summarize(config: Config): string {
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  const ports = config.apps.reduce((sum, app) => sum + app.ports.length, 0);
+  const targets = config.apps.reduce((sum, app) => sum + app.targets.length, 0);
+  const admin = config.admin ? `admin on ${config.admin.address}` : "no admin";
+  return `config ok: ${count(config.apps.length, "app")}, ${count(ports, "port")}, ${count(targets, "target")}, ${admin}`;
+}
+
+function readError(path: string, err: unknown): SluiceError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT" || code === "ENOTDIR") return new SluiceError("CONFIG_NOT_FOUND", `config file not found: ${path}`);
+  if (code === "EISDIR") return new SluiceError("CONFIG_NOT_FOUND", `config path is a directory, not a file: ${path}`);
+  const why = code === "EACCES" || code === "EPERM" ? "permission denied" : String((err as Error)?.message ?? err);
+  return new SluiceError("CONFIG_NOT_FOUND", `cannot read config file ${path}: ${why}`);
+}
+
+function parseText(text: string, format: "toml" | "json", file: string | undefined): unknown {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // editors on Windows add a BOM; both parsers reject it
+  try {
+    return format === "json" ? JSON.parse(text) : Bun.TOML.parse(text);
+  } catch (err) {
+    const raw = err instanceof Error ? err.message : String(err);
+    const reason = `invalid ${format.toUpperCase()}: ${raw.replace(/^(TOML|JSON) Parse error:\s*/i, "")}`;
+    const line = format === "toml" ? tomlErrorLine(text) : undefined;
+    const where = [file, line && (file ? line : `line ${line}`)].filter(Boolean).join(":");
+    throw new SluiceError("CONFIG_PARSE", where ? `${where}: ${reason}` : reason);
+  }
+}
+
+/**
+ * tomlErrorLine finds the 1-based line of a TOML syntax error, which Bun.TOML.parse
+ * does not report: the line after the longest prefix of whole lines that parses.
+ * It walks down from the end, not by bisection, because a prefix that stops
+ * inside a multi-line array or string fails even when the full text is fine there.
+ */
+function tomlErrorLine(text: string): number | undefined {
+  const lines = text.split("\n");
+  if (lines.length > MAX_LINES_TO_LOCATE) return undefined;
+  for (let n = lines.length - 1; n >= 0; n--) {
+    try {
+      Bun.TOML.parse(lines.slice(0, n).join("\n"));
+      return n + 1;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+function check(doc: unknown, file: string | undefined): Config {
+  const seed = isTable(doc) && "Apps" in doc;
+  const issues: ConfigIssue[] = [];
+  let tomlDoc: TomlDoc | undefined;
+  if (seed) {
+    const result = v.safeParse(SeedDocSchema, doc, { abortEarly: false });
+    if (!result.success) issues.push(...result.issues.map(toIssue));
+  } else {
+    const result = v.safeParse(TomlDocSchema, doc, { abortEarly: false });
+    if (result.success) tomlDoc = result.output;
+    else issues.push(...result.issues.map(toIssue));
+  }
+  issues.push(...crossCheck(doc, seed ? SEED_KEYS : TOML_KEYS));
+  if (issues.length > 0) throw new ConfigError(issues, file);
+  if (seed) {
+    // The seed has a subset of the TOML keys under other names; validating its
+    // lowercase twin gives it exactly the TOML defaults. It has just passed the
+    // same per-value rules, so this cannot fail; if it somehow did, report it.
+    const apps = (doc.Apps as Record<string, unknown>[]).map((a) => ({ name: a.Name, ports: a.Ports, targets: a.Targets }));
+    const result = v.safeParse(TomlDocSchema, { apps }, { abortEarly: false });
+    if (!result.success) throw new ConfigError(result.issues.map(toIssue), file);
+    tomlDoc = result.output;
+  }
+  return resolve(tomlDoc as TomlDoc);
+}
+
+/** resolve applies `[defaults]` to each app and renames keys to the Config shape. */
+function resolve(doc: TomlDoc): Config {
+  const d = doc.defaults;
+  return {
+    bind: doc.bind,
+    shutdownTimeoutMs: doc.shutdown_timeout,
+    maxConnections: doc.max_connections,
+    health: {
+      intervalMs: doc.health.interval,
+      timeoutMs: doc.health.timeout,
+      rise: doc.health.rise,
+      fall: doc.health.fall,
+    },
+    admin: doc.admin?.listen,
+    apps: doc.apps.map((app) => ({
+      name: app.name,
+      ports: app.ports,
+      targets: app.targets,
+      balancer: app.balancer ?? d.balancer,
+      connectTimeoutMs: app.connect_timeout ?? d.connect_timeout,
+      idleTimeoutMs: app.idle_timeout ?? d.idle_timeout,
+    })),
+  };
+}
+
+function toIssue(issue: v.BaseIssue<unknown>): ConfigIssue {
+  return { path: formatPath((issue.path ?? []).map((item) => item.key)), message: issue.message };
+}
+
+/** formatPath writes a key path the way the docs do: `apps[1].targets[0]`. */
+function formatPath(keys: unknown[]): string {
+  let out = "";
+  for (const key of keys) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+/**
+ * crossCheck finds problems that span values: a port listed twice or owned by two
+ * apps, two apps with one name, a target listed twice in an app, and the admin
+ * port clashing with an app port (reported whatever the hosts, to stay on the
+ * safe side). It reads the raw document defensively so it can run even when
+ * other values are invalid, skipping only the values that are themselves bad.
+ */
+function crossCheck(doc: unknown, k: Keys): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (!isTable(doc)) return issues;
+  const portOwner = new Map<number, string>();
+  const nameAt = new Map<string, string>();
+  const apps = doc[k.apps];
+  (Array.isArray(apps) ? apps : []).forEach((app: unknown, i) => {
+    if (!isTable(app)) return;
+    const at = `${k.apps}[${i}]`;
+    const name = app[k.name];
+    const hasName = typeof name === "string" && name !== "";
+    if (hasName) {
+      const first = nameAt.get(name);
+      if (first) issues.push({ path: `${at}.${k.name}`, message: `app name ${JSON.stringify(name)} is already used by ${first}` });
+      else nameAt.set(name, at);
+    }
+    const label = hasName ? `app ${JSON.stringify(name)}` : at;
+    const ports = app[k.ports];
+    const own = new Set<number>();
+    (Array.isArray(ports) ? ports : []).forEach((port: unknown, j) => {
+      if (!isPort(port)) return;
+      const path = `${at}.${k.ports}[${j}]`;
+      const owner = portOwner.get(port);
+      if (own.has(port)) issues.push({ path, message: `port ${port} is listed twice` });
+      else if (owner) issues.push({ path, message: `port ${port} already belongs to ${owner}` });
+      else portOwner.set(port, label);
+      own.add(port);
+    });
+    const targets = app[k.targets];
+    const seen = new Set<string>();
+    (Array.isArray(targets) ? targets : []).forEach((target: unknown, j) => {
+      const ep = typeof target === "string" ? parseEndpoint(target) : undefined;
+      if (!ep || typeof ep === "string") return;
+      if (seen.has(ep.address)) {
+        issues.push({ path: `${at}.${k.targets}[${j}]`, message: `${JSON.stringify(target)} is listed twice` });
+      }
+      seen.add(ep.address);
+    });
+  });
+  const admin = doc.admin;
+  if (k === TOML_KEYS && isTable(admin)) {
+    const listen = admin.listen ?? DEFAULT_ADMIN_LISTEN;
+    const ep = typeof listen === "string" ? parseEndpoint(listen) : undefined;
+    const owner = ep && typeof ep !== "string" ? portOwner.get(ep.port) : undefined;
+    if (ep && typeof ep !== "string" && owner) {
+      issues.push({ path: "admin.listen", message: `${JSON.stringify(listen)}: port ${ep.port} already belongs to ${owner}` });
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,179 @@
+/**
+ * @module config/schema: valibot schemas for the two config documents sluice reads,
+ * the TOML document (also accepted as JSON) and the seed JSON (`{"Apps":[…]}`).
+ * Pure. The schemas check one value at a time and fill in defaults; checks that
+ * span values (a port in two apps, duplicate names) live in load.ts.
+ */
+import * as v from "valibot";
+import { type Endpoint, isPort, parseEndpoint } from "../target.ts";
+import { parseDuration } from "./duration.ts";
+import { BALANCERS } from "./types.ts";
+
+/** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
+export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
+
+/** APP_NAME: the name becomes a Prometheus label value and a log tag, so keep it plain. */
+export const APP_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** isTable is true for a plain object: a TOML table or a JSON object, not an array or a date. */
+export function isTable(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** describe names a value's type, and shows it when it is short, for "expected X, got Y" messages. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${value}`;
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (isTable(value)) return "table";
+  if (typeof value === "object") return "date/time"; // the only other object Bun.TOML.parse makes
+  return typeof value;
+}
+
+/** got builds a valibot message function: `expected <what>, got <the input>`. */
+const got =
+  (what: string) =>
+  (issue: { input: unknown }): string =>
+    `expected ${what}, got ${describe(issue.input)}`;
+
+/**
+ * table is a strict object: every key not in `entries` is reported as
+ * "unknown key" (all of them, where valibot's strictObject stops at the first),
+ * a missing required key as "required", and a non-table as a type error.
+ */
+function table<const E extends v.ObjectEntries>(entries: E, what = "a table") {
+  const schema = v.pipe(
+    v.custom<Record<string, unknown>>(isTable, got(what)),
+    v.objectWithRest(entries, v.never("unknown key"), (issue) =>
+      issue.input === undefined ? "required" : got(what)(issue),
+    ),
+  );
+  // objectWithRest types its output as `{…} & {[key: string]: never}`, which
+  // makes every known key `never`; the rest can only ever be empty, so drop it.
+  return schema as unknown as v.GenericSchema<unknown, v.InferOutput<v.ObjectSchema<E, undefined>>>;
+}
+
+/** duration reads a duration string into milliseconds; `allowZero` false rejects "0s". */
+function duration(allowZero: boolean) {
+  return v.pipe(
+    v.string(got(`a duration such as "2s"`)),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const ms = parseDuration(dataset.value);
+      if (typeof ms === "string") {
+        addIssue({ message: ms });
+        return NEVER;
+      }
+      if (ms === 0 && !allowZero) {
+        addIssue({ message: `${JSON.stringify(dataset.value)} must be greater than 0` });
+        return NEVER;
+      }
+      return ms;
+    }),
+  );
+}
+
+/** endpoint reads `host:port` or `[v6]:port` into an Endpoint, with parseEndpoint's reason on failure. */
+function endpoint() {
+  return v.pipe(
+    v.string(got(`a "host:port" string`)),
+    v.rawTransform(({ dataset, addIssue, NEVER }): Endpoint => {
+      const ep = parseEndpoint(dataset.value);
+      if (typeof ep === "string") {
+        addIssue({ message: ep });
+        return NEVER;
+      }
+      return ep;
+    }),
+  );
+}
+
+const positiveInt = v.pipe(
+  v.number(got("an integer >= 1")),
+  v.check((n) => Number.isInteger(n) && n >= 1, got("an integer >= 1")),
+);
+
+const balancer = v.picklist(
+  BALANCERS,
+  (issue) => `${typeof issue.input === "string" ? JSON.stringify(issue.input) : describe(issue.input)} is not one of ${BALANCERS.join(", ")}`,
+);
+
+// A bind address is a host without a port; reuse parseEndpoint's host rules by
+// giving it a dummy port rather than keeping a second copy of them here.
+const bindHost = v.pipe(
+  v.string(got("an IP address or host name")),
+  v.check(
+    (host) => typeof parseEndpoint(host.includes(":") ? `[${host}]:1` : `${host}:1`) !== "string",
+    (issue) => `${JSON.stringify(issue.input)} is not an IP address or host name`,
+  ),
+);
+
+const appName = v.pipe(
+  v.string(got("a name")),
+  v.check((s) => s.length > 0, "must not be empty"),
+  v.check(
+    (s) => s.length === 0 || APP_NAME.test(s),
+    (issue) => `${JSON.stringify(issue.input)} may contain only letters, digits, ".", "_" and "-"`,
+  ),
+);
+
+const port = v.pipe(
+  v.number(got("a port number 1-65535")),
+  v.check((n: number) => isPort(n), (issue) => `${issue.input} is not a port (1-65535)`),
+);
+const ports = v.pipe(v.array(port, got("an array of ports")), v.minLength(1, "at least one port is required"));
+
+const targets = v.pipe(
+  v.array(endpoint(), got(`an array of "host:port" strings`)),
+  v.minLength(1, "at least one target is required"),
+);
+
+const appsOf = <T extends v.GenericSchema>(app: T) =>
+  v.optional(
+    v.pipe(v.array(app, got("an array of apps ([[apps]] tables)")), v.minLength(1, "at least one app is required")),
+    [],
+  );
+
+/** TomlDocSchema is the TOML document; the same shape is accepted as lowercase JSON. */
+export const TomlDocSchema = table({
+  bind: v.optional(bindHost, "0.0.0.0"),
+  shutdown_timeout: v.optional(duration(true), "30s"),
+  max_connections: v.optional(positiveInt),
+  defaults: v.optional(
+    table({
+      balancer: v.optional(balancer, "least-connections"),
+      connect_timeout: v.optional(duration(false), "2s"),
+      idle_timeout: v.optional(duration(true), "0s"),
+    }),
+    {},
+  ),
+  health: v.optional(
+    table({
+      interval: v.optional(duration(false), "30s"),
+      timeout: v.optional(duration(false), "2s"),
+      rise: v.optional(positiveInt, 1),
+      fall: v.optional(positiveInt, 1),
+    }),
+    {},
+  ),
+  admin: v.optional(table({ listen: v.optional(endpoint(), DEFAULT_ADMIN_LISTEN) })),
+  apps: appsOf(
+    table({
+      name: appName,
+      ports,
+      targets,
+      balancer: v.optional(balancer),
+      connect_timeout: v.optional(duration(false)),
+      idle_timeout: v.optional(duration(true)),
+    }),
+  ),
+});
+export type TomlDoc = v.InferOutput<typeof TomlDocSchema>;
+
+/** SeedDocSchema is the seed JSON: only these capitalised keys, everything else defaults. */
+export const SeedDocSchema = table({
+  Apps: appsOf(table({ Name: appName, Ports: ports, Targets: targets })),
+});
+export type SeedDoc = v.InferOutput<typeof SeedDocSchema>;

@@ -1,0 +1,27 @@
+/**
+ * @module limits: the process-wide connection cap.
+ * Each session holds two file descriptors, and Bun's accept loop spins
+ * without a word once the fd table is full (BUN-NOTES §5), so the cap keeps
+ * the table from ever filling: clients past it are closed at once.
+ */
+import { readFileSync } from "node:fs";
+
+/** FD_RESERVE is kept back for listeners, health probes, the admin server and the runtime itself. */
+export const FD_RESERVE = 64;
+
+/** connectionCap is the number of sessions that fit in `fdLimit` descriptors beside `reserved` others. */
+export function connectionCap(fdLimit: number, reserved: number): number {
+  return Math.max(1, Math.floor((fdLimit - reserved) / 2));
+}
+
+/** readFdLimit returns the soft RLIMIT_NOFILE of this process, or undefined where /proc does not tell. */
+export function readFdLimit(): number | undefined {
+  try {
+    const text = readFileSync("/proc/self/limits", "utf8");
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (!m) return undefined;
+    return m[1] === "unlimited" ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}

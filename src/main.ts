@@ -1,0 +1,91 @@
+/**
+ * @module main: the sluice executable: arguments, signals, exit codes.
+ * Every expected failure ends in one clear line on stderr and exit code 1.
+ */
+import pkg from "../package.json" with { type: "json" };
+import { parseArgs, USAGE } from "./cli.ts";
+import { loadConfig, summarize } from "./config/index.ts";
+import { formatDuration } from "./config/duration.ts";
+import { ConfigError, SluiceError } from "./errors.ts";
+import { logger, setLogLevel } from "./log.ts";
+import { Proxy } from "./proxy.ts";
+
+function fail(message: string): never {
+  process.stderr.write(`sluice: ${message}\n`);
+  process.exit(1);
+}
+
+function describe(e: unknown): string {
+  if (e instanceof ConfigError) {
+    const where = e.file ?? "config";
+    return `invalid config ${where} (${e.issues.length} problem${e.issues.length === 1 ? "" : "s"}):\n${e.issues.map((i) => `  ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n")}`;
+  }
+  if (e instanceof SluiceError) return e.message;
+  return `internal error: ${(e as Error)?.message ?? String(e)}`;
+}
+
+function main(): void {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    fail(`${describe(e)}\n${USAGE}`);
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE + "\n");
+    return;
+  }
+  if (opts.version) {
+    process.stdout.write(`sluice ${pkg.version}\n`);
+    return;
+  }
+  setLogLevel(opts.logLevel);
+
+  let config;
+  try {
+    config = loadConfig(opts.config);
+  } catch (e) {
+    fail(describe(e));
+  }
+  if (opts.check) {
+    process.stdout.write(summarize(config) + "\n");
+    return;
+  }
+
+  const log = logger("sluice");
+  let proxy: Proxy;
+  try {
+    proxy = Proxy.start(config, log);
+  } catch (e) {
+    fail(describe(e));
+  }
+
+  for (const app of config.apps) {
+    log.info(
+      `app ${app.name}: ports ${app.ports.join(", ")} -> ${app.targets.map((t) => t.address).join(", ")} (${app.balancer})`,
+    );
+  }
+  const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
+  log.success(
+    `sluice ${pkg.version} ready: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"}, ${proxy.listeners.size} port${proxy.listeners.size === 1 ? "" : "s"} on ${config.bind}, cap ${proxy.limits.maxConnections} connections${admin}`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} again: closing ${proxy.limits.active} connections now`);
+      process.exit(0);
+    }
+    stopping = true;
+    log.info(`${signal}: draining ${proxy.limits.active} open connections (up to ${formatDuration(config.shutdownTimeoutMs)})`);
+    void proxy.drain(config.shutdownTimeoutMs).then((forced) => {
+      log.info(forced > 0 ? `closed ${forced} connections still open at the deadline; bye` : "all connections finished; bye");
+      process.exit(0);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => log.warn("SIGHUP: reload is not supported yet; the running config stays"));
+}
+
+main();

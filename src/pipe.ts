@@ -1,0 +1,131 @@
+/**
+ * @module pipe: moves bytes one way, from a source socket to a destination.
+ *
+ * Bun's write() takes what the kernel accepts and buffers nothing, so what is
+ * left over waits here, in order. Past the high-water mark the source is
+ * paused, which stops kernel reads and lets TCP push back on the sender; the
+ * destination's `drain` flushes the queue and resumes the source. A session's
+ * memory is therefore bounded by two high-water marks plus one read each way,
+ * however fast either peer sends.
+ */
+
+/** SocketLike is the part of a Bun socket a Pipe uses; tests can pass fakes. */
+export interface SocketLike {
+  write(data: Uint8Array): number;
+  shutdown(halfClose?: boolean): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** HIGH_WATER_MARK is the queued byte count at which the source is paused. */
+export const HIGH_WATER_MARK = 256 * 1024;
+
+/** Pipe is one direction of a session. `dst` is null while the upstream is still being dialled. */
+export class Pipe {
+  dst: SocketLike | null = null;
+  /** bytes written to dst so far. */
+  bytes = 0;
+  /** bytes read from src and not yet taken by dst. */
+  queued = 0;
+  /** the source sent FIN (or closed cleanly): nothing more will be pushed. */
+  srcEnded = false;
+  /** the FIN has been passed on: dst's write side is shut. */
+  dstShut = false;
+  /** dst went away: whatever src still sends is dropped. */
+  broken = false;
+  #queue: Uint8Array[] | null = null;
+  #head = 0;
+  #paused = false;
+
+  constructor(
+    public src: SocketLike | null,
+    readonly highWater = HIGH_WATER_MARK,
+  ) {}
+
+  /** done is true once this direction needs nothing more: FIN passed on, or no one to pass it to. */
+  get done(): boolean {
+    return this.dstShut || this.broken;
+  }
+
+  /** push forwards a chunk read from src. It returns false when dst refuses writes (it is gone). */
+  push(chunk: Uint8Array): boolean {
+    if (this.broken) return false;
+    const dst = this.dst;
+    if (this.queued === 0 && dst !== null) {
+      const n = dst.write(chunk);
+      if (n === chunk.length) {
+        this.bytes += n;
+        return true;
+      }
+      if (n < 0) return this.#break();
+      this.bytes += n;
+      // Bun hands each data call a fresh buffer, so the tail can be kept without a copy.
+      chunk = chunk.subarray(n);
+    }
+    (this.#queue ??= []).push(chunk);
+    this.queued += chunk.length;
+    if (!this.#paused && this.queued >= this.highWater && this.src !== null) {
+      this.#paused = true;
+      this.src.pause();
+    }
+    return true;
+  }
+
+  /** flush writes what is queued, on connect or on dst's drain. It returns false when dst is gone. */
+  flush(): boolean {
+    const dst = this.dst;
+    if (dst === null || this.broken) return !this.broken;
+    const q = this.#queue;
+    if (q !== null) {
+      while (this.#head < q.length) {
+        const c = q[this.#head]!;
+        const n = dst.write(c);
+        if (n < 0) return this.#break();
+        this.bytes += n;
+        this.queued -= n;
+        if (n < c.length) {
+          q[this.#head] = c.subarray(n);
+          break;
+        }
+        this.#head++;
+      }
+      if (this.#head === q.length) {
+        q.length = 0;
+        this.#head = 0;
+      }
+    }
+    // Resume at half the mark, not at empty, so the source refills while dst still has work.
+    if (this.#paused && this.queued <= this.highWater >> 1 && this.src !== null) {
+      this.#paused = false;
+      this.src.resume();
+    }
+    if (this.queued === 0 && this.srcEnded) this.#shutDst();
+    return true;
+  }
+
+  /** end records the source's FIN; it is passed on once the queue is empty. */
+  end(): void {
+    if (this.srcEnded) return;
+    this.srcEnded = true;
+    if (this.queued === 0 && this.dst !== null && !this.broken) this.#shutDst();
+  }
+
+  /** detach marks dst as gone: the queue is dropped and later pushes fail. */
+  detach(): void {
+    this.#break();
+  }
+
+  #shutDst(): void {
+    if (this.dstShut) return;
+    this.dstShut = true;
+    this.dst!.shutdown();
+  }
+
+  #break(): false {
+    this.broken = true;
+    this.#queue = null;
+    this.#head = 0;
+    this.queued = 0;
+    return false;
+  }
+}

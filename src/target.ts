@@ -1,0 +1,53 @@
+/**
+ * @module target: the address of one configured backend, and its parsing.
+ * Pure: no sockets here.
+ */
+
+/** An endpoint written `host:port` or `[v6]:port`. `address` is the canonical spelling used as its key. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  address: string;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
+const IPV6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+
+/** isPort is true for an integer in 1–65535. */
+export function isPort(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+/**
+ * parseEndpoint reads `host:port` or `[v6]:port`.
+ * It returns the reason as a string when the text is not a valid endpoint, so
+ * callers can attach their own key path.
+ */
+export function parseEndpoint(text: string): Endpoint | string {
+  const bad = `${JSON.stringify(text)} is not host:port`;
+  let host: string;
+  let portText: string;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0 || text[close + 1] !== ":") return bad;
+    host = text.slice(1, close);
+    portText = text.slice(close + 2);
+    if (!host.includes(":") || !IPV6.test(host)) return `${JSON.stringify(text)} has an invalid IPv6 address`;
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon <= 0) return bad;
+    host = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+    if (host.includes(":")) return `${JSON.stringify(text)}: write an IPv6 address as [addr]:port`;
+    if (!HOSTNAME.test(host)) return `${JSON.stringify(text)} has an invalid host name`;
+  }
+  if (!/^\d{1,5}$/.test(portText)) return bad;
+  const port = Number(portText);
+  if (!isPort(port)) return `${JSON.stringify(text)}: port must be 1-65535`;
+  return { host, port, address: formatEndpoint(host, port) };
+}
+
+/** formatEndpoint is the inverse of parseEndpoint: brackets only around IPv6 hosts. */
+export function formatEndpoint(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,341 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadConfig, parseConfig, parseConfigText, summarize } from "../../src/config/index.ts";
+import { ConfigError, SluiceError } from "../../src/errors.ts";
+
+const APP = `[[apps]]\nname = "web"\nports = [5001]\ntargets = ["127.0.0.1:9001"]\n`;
+
+/** invalid runs parseConfigText and returns the ConfigError it must throw. */
+function invalid(text: string, format: "toml" | "json" = "toml"): ConfigError {
+  try {
+    parseConfigText(text, format);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe("CONFIG_INVALID");
+    return err as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+/** thrown returns the SluiceError `fn` throws. */
+function thrown(fn: () => unknown): SluiceError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SluiceError);
+    return err as SluiceError;
+  }
+  throw new Error("expected a SluiceError");
+}
+
+describe("valid configs", () => {
+  test("a minimal config gets every default", () => {
+    const c = parseConfigText(APP, "toml");
+    expect(c).toEqual({
+      bind: "0.0.0.0",
+      shutdownTimeoutMs: 30_000,
+      maxConnections: undefined,
+      health: { intervalMs: 30_000, timeoutMs: 2_000, rise: 1, fall: 1 },
+      admin: undefined,
+      apps: [
+        {
+          name: "web",
+          ports: [5001],
+          targets: [{ host: "127.0.0.1", port: 9001, address: "127.0.0.1:9001" }],
+          balancer: "least-connections",
+          connectTimeoutMs: 2_000,
+          idleTimeoutMs: 0,
+        },
+      ],
+    });
+  });
+
+  test("every key set, with per-app overrides", () => {
+    const c = parseConfigText(
+      `bind = "::"
+shutdown_timeout = "0s"
+max_connections = 500
+[defaults]
+balancer = "p2c"
+connect_timeout = "500ms"
+idle_timeout = "1m"
+[health]
+interval = "5s"
+timeout = "1.5s"
+rise = 2
+fall = 3
+[admin]
+listen = "[::1]:9901"
+[[apps]]
+name = "five-thousand"
+ports = [5001, 5200]
+targets = ["127.0.0.1:9001", "localhost:9002", "[::1]:9003"]
+balancer = "round-robin"
+connect_timeout = "1s"
+idle_timeout = "5m"
+[[apps]]
+name = "inherits"
+ports = [6001]
+targets = ["db.internal:5432"]
+`,
+      "toml",
+    );
+    expect(c.bind).toBe("::");
+    expect(c.shutdownTimeoutMs).toBe(0);
+    expect(c.maxConnections).toBe(500);
+    expect(c.health).toEqual({ intervalMs: 5_000, timeoutMs: 1_500, rise: 2, fall: 3 });
+    expect(c.admin).toEqual({ host: "::1", port: 9901, address: "[::1]:9901" });
+    const [a, b] = c.apps;
+    expect(a).toMatchObject({ balancer: "round-robin", connectTimeoutMs: 1_000, idleTimeoutMs: 300_000 });
+    expect(a?.targets.map((t) => t.address)).toEqual(["127.0.0.1:9001", "localhost:9002", "[::1]:9003"]);
+    expect(b).toMatchObject({ balancer: "p2c", connectTimeoutMs: 500, idleTimeoutMs: 60_000 });
+    expect(summarize(c)).toBe("config ok: 2 apps, 3 ports, 4 targets, admin on [::1]:9901");
+  });
+
+  test("an [admin] table without listen uses 127.0.0.1:9900", () => {
+    const c = parseConfigText(`[admin]\n${APP}`, "toml");
+    expect(c.admin?.address).toBe("127.0.0.1:9900");
+  });
+
+  test("the seed JSON format gets the TOML defaults", () => {
+    const seed = { Apps: [{ Name: "five-thousand", Ports: [5001, 5200], Targets: ["127.0.0.1:9001"] }] };
+    const c = parseConfigText(JSON.stringify(seed), "json");
+    expect(c).toEqual(parseConfigText(`[[apps]]\nname = "five-thousand"\nports = [5001, 5200]\ntargets = ["127.0.0.1:9001"]`, "toml"));
+    expect(summarize(c)).toBe("config ok: 1 app, 2 ports, 1 target, no admin");
+  });
+
+  test("JSON in the lowercase TOML shape is accepted too", () => {
+    const c = parseConfig({ admin: {}, apps: [{ name: "web", ports: [5001], targets: ["h:1"] }] });
+    expect(c.apps[0]?.name).toBe("web");
+    expect(c.admin?.port).toBe(9900);
+  });
+});
+
+describe("invalid configs report each problem at its key path", () => {
+  // [name, toml, expected issue paths, and for each (optionally) text its message must contain]
+  const rows: [string, string, [string, string?][]][] = [
+    ["unknown top-level key", `bnid = "0.0.0.0"\n${APP}`, [["bnid"]]],
+    ["unknown key in [defaults]", `[defaults]\nbalancr = "p2c"\n${APP}`, [["defaults.balancr"]]],
+    ["unknown key in an app", `${APP}tragets = []\n`, [["apps[0].tragets"]]],
+    ["every unknown key, not just the first", `a = 1\nb = 2\n${APP}`, [["a"], ["b"]]],
+    ["bad bind", `bind = "not a host"\n${APP}`, [["bind", "not a host"]]],
+    ["bad duration", `shutdown_timeout = "2 seconds"\n${APP}`, [["shutdown_timeout", "2 seconds"]]],
+    ["bare number duration", `[health]\ninterval = "30"\n${APP}`, [["health.interval", "30"]]],
+    ["duration given as a number", `[health]\ninterval = 30\n${APP}`, [["health.interval", "30"]]],
+    ["zero interval", `[health]\ninterval = "0s"\n${APP}`, [["health.interval", "0s"]]],
+    ["zero connect_timeout", `[defaults]\nconnect_timeout = "0ms"\n${APP}`, [["defaults.connect_timeout", "0ms"]]],
+    ["bad balancer", `[defaults]\nbalancer = "fastest"\n${APP}`, [["defaults.balancer", "fastest"]]],
+    ["bad app balancer", `${APP}balancer = "weighted"\n`, [["apps[0].balancer", "weighted"]]],
+    ["rise 0", `[health]\nrise = 0\n${APP}`, [["health.rise", "0"]]],
+    ["fractional fall", `[health]\nfall = 1.5\n${APP}`, [["health.fall", "1.5"]]],
+    ["max_connections 0", `max_connections = 0\n${APP}`, [["max_connections", "0"]]],
+    ["admin listen without port", `[admin]\nlisten = "127.0.0.1"\n${APP}`, [["admin.listen", "127.0.0.1"]]],
+    ["admin listen not a string", `[admin]\nlisten = 9900\n${APP}`, [["admin.listen", "9900"]]],
+    ["admin port clashes with an app port", `[admin]\nlisten = "127.0.0.1:5001"\n${APP}`, [["admin.listen", "5001"]]],
+    ["apps missing", `bind = "0.0.0.0"`, [["apps"]]],
+    ["apps written as a table", `[apps]\nname = "web"`, [["apps", "table"]]],
+    ["an empty file", ``, [["apps"]]],
+  ];
+
+  const app = (ports: string, targets: string) => `[[apps]]\nname = "web"\nports = ${ports}\ntargets = ${targets}\n`;
+  for (const [port, shown] of [["0", "0"], ["70000", "70000"], ["5.5", "5.5"], [`"80"`, `"80"`], ["-1", "-1"], ["true", "true"]]) {
+    rows.push([`bad port ${port}`, app(`[5001, ${port}]`, `["h:1"]`), [["apps[0].ports[1]", shown]]]);
+  }
+  for (const target of ["db", "db:", ":80", "host:99999", "[::1]80", "::1:80", "[nope]:80", "bad host:80", ""]) {
+    rows.push([`bad target ${JSON.stringify(target)}`, app(`[5001]`, `["h:1", ${JSON.stringify(target)}]`), [["apps[0].targets[1]", JSON.stringify(target)]]]);
+  }
+  rows.push(
+    ["target not a string", app(`[5001]`, `[9001]`), [["apps[0].targets[0]", "9001"]]],
+    ["ports not an array", app(`"5001"`, `["h:1"]`), [["apps[0].ports", "string"]]],
+    ["empty ports", app(`[]`, `["h:1"]`), [["apps[0].ports"]]],
+    ["empty targets", app(`[5001]`, `[]`), [["apps[0].targets"]]],
+    ["port twice in one app", app(`[5001, 5002, 5001]`, `["h:1"]`), [["apps[0].ports[2]", "5001"]]],
+    ["target twice in one app", app(`[5001]`, `["h:1", "h:2", "h:1"]`), [["apps[0].targets[2]", "h:1"]]],
+    ["port in two apps", `${APP}[[apps]]\nname = "db"\nports = [6000, 5001]\ntargets = ["h:1"]\n`, [["apps[1].ports[1]", "web"]]],
+    ["duplicate app name", `${APP}${APP.replace("5001", "5002")}`, [["apps[1].name", "web"]]],
+    ["missing name", `[[apps]]\nports = [5001]\ntargets = ["h:1"]\n`, [["apps[0].name"]]],
+    ["missing ports and targets", `[[apps]]\nname = "web"\n`, [["apps[0].ports"], ["apps[0].targets"]]],
+    ["empty name", app(`[5001]`, `["h:1"]`).replace(`"web"`, `""`), [["apps[0].name"]]],
+    ["name with a space", app(`[5001]`, `["h:1"]`).replace(`"web"`, `"my app"`), [["apps[0].name", "my app"]]],
+    ["app not a table", `apps = ["web"]`, [["apps[0]", "web"]]],
+  );
+
+  for (const [name, toml, expected] of rows) {
+    test(name, () => {
+      const err = invalid(toml);
+      expect(err.issues.map((i) => i.path).sort()).toEqual(expected.map(([p]) => p).sort());
+      for (const [p, contains] of expected) {
+        const issue = err.issues.find((i) => i.path === p);
+        expect(issue?.message.length).toBeGreaterThan(0);
+        if (contains !== undefined) expect(issue?.message).toContain(contains);
+      }
+    });
+  }
+
+  test("a document that is not a table is reported at the top level", () => {
+    for (const doc of [[], 42, null, "apps"]) {
+      try {
+        parseConfig(doc);
+        throw new Error("expected a ConfigError");
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).issues.map((i) => i.path)).toEqual([""]);
+      }
+    }
+  });
+
+  test("several problems in one config are reported together", () => {
+    const err = invalid(`bind = 1
+shutdown_timeout = "forever"
+typo = true
+[defaults]
+balancer = "fastest"
+[health]
+interval = "0s"
+rise = 0
+[admin]
+listen = "127.0.0.1:6000"
+[[apps]]
+name = "web"
+ports = [5001, 0]
+targets = ["db"]
+[[apps]]
+name = "web"
+ports = [5001, 6000]
+targets = ["h:1", "h:1"]
+extra = 1
+`);
+    expect(err.issues.map((i) => i.path).sort()).toEqual(
+      [
+        "bind",
+        "shutdown_timeout",
+        "typo",
+        "defaults.balancer",
+        "health.interval",
+        "health.rise",
+        "admin.listen",
+        "apps[0].ports[1]",
+        "apps[0].targets[0]",
+        "apps[1].name",
+        "apps[1].ports[0]",
+        "apps[1].targets[1]",
+        "apps[1].extra",
+      ].sort(),
+    );
+    // The error's own message lists every issue with its path, for --check to print.
+    for (const issue of err.issues) expect(err.message).toContain(`${issue.path}: ${issue.message}`);
+  });
+});
+
+describe("seed JSON errors use its capitalised key paths", () => {
+  const rows: [string, unknown, string[]][] = [
+    ["bad target", { Apps: [{ Name: "a", Ports: [1], Targets: ["h:1", "db"] }] }, ["Apps[0].Targets[1]"]],
+    ["unknown key", { Apps: [{ Name: "a", Ports: [1], Targets: ["h:1"], Weight: 2 }] }, ["Apps[0].Weight"]],
+    ["lowercase key in a seed", { Apps: [{ name: "a", Ports: [1], Targets: ["h:1"] }] }, ["Apps[0].Name", "Apps[0].name"]],
+    ["TOML key beside Apps", { Apps: [{ Name: "a", Ports: [1], Targets: ["h:1"] }], admin: {} }, ["admin"]],
+    ["no apps", { Apps: [] }, ["Apps"]],
+    [
+      "cross-app checks",
+      {
+        Apps: [
+          { Name: "a", Ports: [1], Targets: ["h:1"] },
+          { Name: "a", Ports: [1], Targets: ["h:1"] },
+        ],
+      },
+      ["Apps[1].Name", "Apps[1].Ports[0]"],
+    ],
+  ];
+  for (const [name, doc, paths] of rows) {
+    test(name, () => {
+      const err = invalid(JSON.stringify(doc), "json");
+      expect(err.issues.map((i) => i.path).sort()).toEqual([...paths].sort());
+    });
+  }
+});
+
+describe("syntax errors", () => {
+  const rows: [string, string, "toml" | "json", string | undefined][] = [
+    ["TOML missing value", `[[apps]]\nname = "web"\nports = \n`, "toml", "line 3"],
+    ["TOML unterminated string", `bind = "0.0.0.0\n${APP}`, "toml", "line 1"],
+    ["TOML integer beyond 2^53", `max_connections = 9007199254740993\n${APP}`, "toml", "line 1"],
+    ["TOML table defined twice", `[health]\nrise = 1\n[health]\nfall = 1\n`, "toml", "line 3"],
+    ["JSON trailing comma", `{"Apps": [],}`, "json", undefined],
+    ["JSON truncated", `{"Apps": [`, "json", undefined],
+  ];
+  for (const [name, text, format, where] of rows) {
+    test(name, () => {
+      const err = thrown(() => parseConfigText(text, format));
+      expect(err.code).toBe("CONFIG_PARSE");
+      expect(err.message.length).toBeGreaterThan(0);
+      if (where) expect(err.message).toContain(where);
+    });
+  }
+
+  test("a multi-line array before the error does not confuse the line", () => {
+    const err = thrown(() => parseConfigText(`[[apps]]\nname = "web"\nports = [\n  5001,\n  5002,\n]\ntargets = [\n`, "toml"));
+    expect(err.code).toBe("CONFIG_PARSE");
+    expect(err.message).toContain("line 7");
+  });
+});
+
+describe("loadConfig", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-config-"));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+
+  test("reads TOML by default", () => {
+    expect(loadConfig(write("sluice.toml", APP)).apps[0]?.name).toBe("web");
+    expect(loadConfig(write("sluice.conf", APP)).apps[0]?.name).toBe("web");
+  });
+
+  test("reads .json as JSON, seed or TOML-shaped, with or without a BOM", () => {
+    const seed = JSON.stringify({ Apps: [{ Name: "s", Ports: [1], Targets: ["h:1"] }] });
+    expect(loadConfig(write("seed.json", seed)).apps[0]?.name).toBe("s");
+    expect(loadConfig(write("bom.json", `\uFEFF${seed}`)).apps[0]?.name).toBe("s");
+    const shaped = JSON.stringify({ apps: [{ name: "t", ports: [1], targets: ["h:1"] }] });
+    expect(loadConfig(write("shaped.JSON", shaped)).apps[0]?.name).toBe("t");
+  });
+
+  test("a missing file is CONFIG_NOT_FOUND naming the path", () => {
+    const file = path.join(dir, "nope.toml");
+    const err = thrown(() => loadConfig(file));
+    expect(err.code).toBe("CONFIG_NOT_FOUND");
+    expect(err.message).toContain(file);
+  });
+
+  test("a directory is CONFIG_NOT_FOUND naming the path", () => {
+    const err = thrown(() => loadConfig(dir));
+    expect(err.code).toBe("CONFIG_NOT_FOUND");
+    expect(err.message).toContain(dir);
+  });
+
+  test("a syntax error is CONFIG_PARSE naming the file and line", () => {
+    const file = write("broken.toml", `${APP}bind = \n`);
+    const err = thrown(() => loadConfig(file));
+    expect(err.code).toBe("CONFIG_PARSE");
+    expect(err.message).toContain(`${file}:5`);
+    const json = write("broken.json", `{"Apps": [}`);
+    const jsonErr = thrown(() => loadConfig(json));
+    expect(jsonErr.code).toBe("CONFIG_PARSE");
+    expect(jsonErr.message).toContain(json);
+  });
+
+  test("an invalid config is a ConfigError carrying the file", () => {
+    const file = write("invalid.toml", `${APP}tragets = []\n`);
+    const err = thrown(() => loadConfig(file));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).file).toBe(file);
+    expect((err as ConfigError).issues.map((i) => i.path)).toEqual(["apps[0].tragets"]);
+  });
+});
