@@ -1,0 +1,216 @@
+import { describe, expect, test } from "bun:test";
+import type { Clock, Timer } from "../../../src/clock.ts";
+import type { HealthConfig } from "../../../src/config/types.ts";
+import { HealthChecker, type Probe } from "../../../src/health/checker.ts";
+import { TargetState } from "../../../src/pool.ts";
+import { formatEndpoint, parseEndpoint, type Endpoint } from "../../../src/target.ts";
+
+/** FakeClock keeps timers in a queue that only `advance` fires, in deadline order. */
+class FakeClock implements Clock {
+  #now = 0;
+  #seq = 0;
+  readonly timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+  setTimeout(fn: () => void, ms: number): Timer {
+    const id = ++this.#seq;
+    this.timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+  clearTimeout(t: Timer): void {
+    this.timers.delete(t as number);
+  }
+  /** advance moves time on by `ms`, firing every timer that falls due on the way. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
+      if (next === undefined) break;
+      this.timers.delete(next[0]);
+      this.#now = next[1].at;
+      next[1].fn();
+    }
+    this.#now = end;
+  }
+}
+
+/** FakeProbe records each probe and leaves it pending until the test settles it. */
+class FakeProbe {
+  readonly calls: { address: string; timeoutMs: number }[] = [];
+  readonly #pending = new Map<string, { promise: Promise<string | null>; resolve: (r: string | null) => void }[]>();
+
+  readonly probe: Probe = (host, port, timeoutMs) => {
+    const address = formatEndpoint(host, port);
+    this.calls.push({ address, timeoutMs });
+    const { promise, resolve } = Promise.withResolvers<string | null>();
+    const list = this.#pending.get(address) ?? [];
+    list.push({ promise, resolve });
+    this.#pending.set(address, list);
+    return promise;
+  };
+
+  /** probed lists the addresses probed since the last call. */
+  probed(): string[] {
+    return this.calls.splice(0).map((c) => c.address);
+  }
+
+  inflight(address: string): number {
+    return this.#pending.get(address)?.length ?? 0;
+  }
+
+  /** settle resolves the oldest pending probe of `address` and lets the checker see the result. */
+  async settle(address: string, result: string | null): Promise<void> {
+    const p = this.#pending.get(address)?.shift();
+    if (p === undefined) throw new Error(`no probe of ${address} in flight`);
+    p.resolve(result);
+    // The checker's then() was registered first, so it has run once this await returns.
+    await p.promise;
+  }
+}
+
+const CONFIG: HealthConfig = { intervalMs: 1000, timeoutMs: 200, rise: 1, fall: 2 };
+
+function setup(addresses: string[], config: Partial<HealthConfig> = {}) {
+  const targets = addresses.map((a) => new TargetState(parseEndpoint(a) as Endpoint));
+  const clock = new FakeClock();
+  const probe = new FakeProbe();
+  const results: [address: string, flipped: boolean][] = [];
+  const checker = new HealthChecker(
+    () => targets,
+    { ...CONFIG, ...config },
+    (t, flipped) => results.push([t.address, flipped]),
+    clock,
+    probe.probe,
+  );
+  return { targets, clock, probe, results, checker };
+}
+
+describe("HealthChecker", () => {
+  test("start probes every target at once, with the configured timeout", () => {
+    const { probe, checker } = setup(["10.0.0.1:80", "10.0.0.2:81", "[::1]:82"]);
+    expect(probe.calls).toHaveLength(0);
+    checker.start();
+    expect(probe.calls).toEqual([
+      { address: "10.0.0.1:80", timeoutMs: 200 },
+      { address: "10.0.0.2:81", timeoutMs: 200 },
+      { address: "[::1]:82", timeoutMs: 200 },
+    ]);
+  });
+
+  test("the next round comes after the interval, not before", async () => {
+    const { clock, probe, checker } = setup(["10.0.0.1:80", "10.0.0.2:80"]);
+    checker.start();
+    expect(probe.probed()).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
+    await probe.settle("10.0.0.1:80", null);
+    await probe.settle("10.0.0.2:80", null);
+    clock.advance(999);
+    expect(probe.probed()).toEqual([]);
+    clock.advance(1);
+    expect(probe.probed()).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
+    expect(clock.timers.size).toBe(1);
+  });
+
+  test("a probe still in flight is not duplicated", async () => {
+    const { clock, probe, checker } = setup(["10.0.0.1:80", "10.0.0.2:80"]);
+    checker.start();
+    probe.probed();
+    await probe.settle("10.0.0.2:80", null);
+    clock.advance(1000);
+    expect(probe.probed()).toEqual(["10.0.0.2:80"]);
+    clock.advance(1000);
+    expect(probe.probed()).toEqual([]);
+    expect(probe.inflight("10.0.0.1:80")).toBe(1);
+    await probe.settle("10.0.0.1:80", null);
+    await probe.settle("10.0.0.2:80", null);
+    clock.advance(1000);
+    expect(probe.probed()).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
+  });
+
+  test("onResult reports each result and whether it flipped the target", async () => {
+    const { clock, probe, results, targets, checker } = setup(["10.0.0.1:80", "10.0.0.2:80"], { rise: 1, fall: 2 });
+    const [a, b] = targets;
+    checker.start();
+
+    await probe.settle("10.0.0.1:80", "ECONNREFUSED");
+    await probe.settle("10.0.0.2:80", null);
+    expect(results.splice(0)).toEqual([
+      ["10.0.0.1:80", false],
+      ["10.0.0.2:80", false],
+    ]);
+    expect(a!.health.healthy).toBe(true);
+
+    clock.advance(1000);
+    clock.advance(250);
+    await probe.settle("10.0.0.1:80", "ETIMEDOUT");
+    expect(results.splice(0)).toEqual([["10.0.0.1:80", true]]);
+    expect([a!.health.healthy, a!.health.since, a!.health.lastError]).toEqual([false, 1250, "ETIMEDOUT"]);
+    await probe.settle("10.0.0.2:80", null);
+    expect(results.splice(0)).toEqual([["10.0.0.2:80", false]]);
+
+    clock.advance(750);
+    await probe.settle("10.0.0.1:80", null);
+    expect(results.splice(0)).toEqual([["10.0.0.1:80", true]]);
+    expect([a!.health.healthy, a!.health.since]).toEqual([true, 2000]);
+    expect(b!.health.healthy).toBe(true);
+  });
+
+  test("stop cancels the next round and drops results still in flight", async () => {
+    const { clock, probe, results, targets, checker } = setup(["10.0.0.1:80"], { fall: 1 });
+    checker.start();
+    probe.probed();
+    expect(clock.timers.size).toBe(1);
+    checker.stop();
+    expect(clock.timers.size).toBe(0);
+    await probe.settle("10.0.0.1:80", "ECONNREFUSED");
+    expect(results).toEqual([]);
+    expect(targets[0]!.health.healthy).toBe(true);
+    clock.advance(10_000);
+    expect(probe.probed()).toEqual([]);
+  });
+
+  test("start while running does not start a second round", () => {
+    const { clock, probe, checker } = setup(["10.0.0.1:80"]);
+    checker.start();
+    checker.start();
+    expect(probe.probed()).toEqual(["10.0.0.1:80"]);
+    expect(clock.timers.size).toBe(1);
+  });
+
+  test("start after stop runs a round at once again", async () => {
+    const { probe, checker } = setup(["10.0.0.1:80"]);
+    checker.start();
+    await probe.settle("10.0.0.1:80", null);
+    checker.stop();
+    probe.probed();
+    checker.start();
+    expect(probe.probed()).toEqual(["10.0.0.1:80"]);
+  });
+
+  test("each round reads the current target list", async () => {
+    const { clock, probe, targets, checker } = setup(["10.0.0.1:80"]);
+    checker.start();
+    await probe.settle("10.0.0.1:80", null);
+    probe.probed();
+    targets.push(new TargetState(parseEndpoint("10.0.0.9:80") as Endpoint));
+    clock.advance(1000);
+    expect(probe.probed()).toEqual(["10.0.0.1:80", "10.0.0.9:80"]);
+  });
+
+  test("a changed interval applies from the next scheduling", async () => {
+    const { clock, probe, checker } = setup(["10.0.0.1:80"]);
+    checker.start();
+    await probe.settle("10.0.0.1:80", null);
+    probe.probed();
+    checker.config = { ...checker.config, intervalMs: 5000 };
+    clock.advance(1000); // the round already scheduled still runs at 1000
+    expect(probe.probed()).toEqual(["10.0.0.1:80"]);
+    await probe.settle("10.0.0.1:80", null);
+    clock.advance(4999);
+    expect(probe.probed()).toEqual([]);
+    clock.advance(1);
+    expect(probe.probed()).toEqual(["10.0.0.1:80"]);
+  });
+});
