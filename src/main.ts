@@ -10,6 +10,10 @@ import { ConfigError, SluiceError } from "./errors.ts";
 import { logger, setLogLevel } from "./log.ts";
 import { Proxy } from "./proxy.ts";
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function fail(message: string): never {
   process.stderr.write(`sluice: ${message}\n`);
   process.exit(1);
@@ -18,7 +22,7 @@ function fail(message: string): never {
 function describe(e: unknown): string {
   if (e instanceof ConfigError) {
     const where = e.file ?? "config";
-    return `invalid config ${where} (${e.issues.length} problem${e.issues.length === 1 ? "" : "s"}):\n${e.issues.map((i) => `  ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n")}`;
+    return `invalid config ${where} (${plural(e.issues.length, "problem")}):\n${e.issues.map((i) => `  ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n")}`;
   }
   if (e instanceof SluiceError) return e.message;
   return `internal error: ${(e as Error)?.message ?? String(e)}`;
@@ -67,19 +71,19 @@ function main(): void {
   }
   const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
   log.success(
-    `sluice ${pkg.version} ready: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"}, ${proxy.listeners.size} port${proxy.listeners.size === 1 ? "" : "s"} on ${config.bind}, cap ${proxy.limits.maxConnections} connections${admin}`,
+    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(proxy.listeners.size, "port")} on ${config.bind}, cap ${plural(proxy.limits.maxConnections, "connection")}${admin}`,
   );
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      log.warn(`${signal} again: closing ${proxy.limits.active} connections now`);
+      log.warn(`${signal} again: closing ${plural(proxy.limits.active, "connection")} now`);
       process.exit(0);
     }
     stopping = true;
-    log.info(`${signal}: draining ${proxy.limits.active} open connections (up to ${formatDuration(config.shutdownTimeoutMs)})`);
+    log.info(`${signal}: draining ${plural(proxy.limits.active, "open connection")} (up to ${formatDuration(config.shutdownTimeoutMs)})`);
     void proxy.drain(config.shutdownTimeoutMs).then((forced) => {
-      log.info(forced > 0 ? `closed ${forced} connections still open at the deadline; bye` : "all connections finished; bye");
+      log.info(forced > 0 ? `closed ${plural(forced, "connection")} still open at the deadline; bye` : "all connections finished; bye");
       process.exit(0);
     });
   };
