@@ -77,6 +77,18 @@ export class App implements SessionHost {
     this.checker.stop();
   }
 
+  /**
+   * update applies a reloaded config to new connections. Target state is kept
+   * by address; open sessions keep the target they have. The balancer is kept
+   * too unless its kind changed, so a rotation does not restart.
+   */
+  update(config: AppConfig, health: HealthConfig): void {
+    const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer);
+    this.pool = new Pool(config.targets, balancer, this.pool);
+    this.config = config;
+    this.checker.config = health;
+  }
+
   /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
   accept(sock: Socket<Session>): void {
     const limits = this.shared.limits;

@@ -4,7 +4,7 @@
  */
 import pkg from "../package.json" with { type: "json" };
 import { parseArgs, USAGE } from "./cli.ts";
-import { loadConfig, summarize } from "./config/index.ts";
+import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
 import { ConfigError, SluiceError } from "./errors.ts";
 import { logger, setLogLevel } from "./log.ts";
@@ -45,7 +45,7 @@ function main(): void {
   }
   setLogLevel(opts.logLevel);
 
-  let config;
+  let config: Config;
   try {
     config = loadConfig(opts.config);
   } catch (e) {
@@ -89,7 +89,21 @@ function main(): void {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => log.warn("SIGHUP: reload is not supported yet; the running config stays"));
+  process.on("SIGHUP", () => {
+    if (stopping) return;
+    let next;
+    try {
+      next = loadConfig(opts.config);
+      for (const note of proxy.reload(next)) log.warn(`reload: ${note}`);
+    } catch (e) {
+      log.error(`SIGHUP: reload failed, the running config stays: ${describe(e).replace(/\n\s*/g, "; ")}`);
+      return;
+    }
+    config = next;
+    log.success(
+      `reloaded ${opts.config}: ${plural(next.apps.length, "app")}, ${plural(proxy.listeners.size, "port")}, ${plural(proxy.limits.active, "open connection")} kept`,
+    );
+  });
 }
 
 main();

@@ -9,6 +9,7 @@ import { startAdmin } from "./admin.ts";
 import { App, type Limits, type Shared } from "./app.ts";
 import type { Config } from "./config/types.ts";
 import { connectionCap, FD_RESERVE, readFdLimit } from "./limits.ts";
+import { SluiceError } from "./errors.ts";
 import { Listener } from "./listener.ts";
 import type { Logger } from "./log.ts";
 import type { ProxyView } from "./metrics.ts";
@@ -23,6 +24,9 @@ const DRAIN_POLL_MS = 25;
 export class Proxy implements ProxyView {
   readonly apps = new Map<string, App>();
   readonly listeners = new Map<number, Listener>();
+  /** apps removed by a reload whose sessions are still open. */
+  readonly #retired = new Set<App>();
+  readonly #fdLimit: number | undefined;
   readonly limits: Limits;
   draining = false;
   admin: Server<undefined> | undefined;
@@ -33,10 +37,8 @@ export class Proxy implements ProxyView {
     readonly log: Logger,
     fdLimit: number | undefined,
   ) {
-    const ports = config.apps.reduce((n, a) => n + a.ports.length, 0);
-    const targets = config.apps.reduce((n, a) => n + a.targets.length, 0);
-    const derived = fdLimit === undefined ? 100_000 : connectionCap(fdLimit, FD_RESERVE + ports + targets);
-    this.limits = { maxConnections: config.maxConnections ?? derived, active: 0 };
+    this.#fdLimit = fdLimit;
+    this.limits = { maxConnections: this.#capFor(config), active: 0 };
     this.#shared = { limits: this.limits, dials: new Sweeper(DIAL_SWEEP_MS), idle: new Sweeper(IDLE_SWEEP_MS), log };
   }
 
@@ -56,6 +58,93 @@ export class Proxy implements ProxyView {
     }
     for (const app of p.apps.values()) app.start();
     return p;
+  }
+
+  #capFor(config: Config): number {
+    if (config.maxConnections !== undefined) return config.maxConnections;
+    if (this.#fdLimit === undefined) return 100_000;
+    const ports = config.apps.reduce((n, a) => n + a.ports.length, 0);
+    const targets = config.apps.reduce((n, a) => n + a.targets.length, 0);
+    return connectionCap(this.#fdLimit, FD_RESERVE + ports + targets);
+  }
+
+  /**
+   * reload swaps in a new config without touching open sessions: new ports
+   * open, removed ports close, apps keep their target state by address, and
+   * changed targets and settings apply to new connections. New ports are
+   * bound before anything changes; if one fails, nothing changes and a
+   * SluiceError is thrown. `bind` is not changed by a reload (the ports would
+   * have to close); a differing `bind` is reported in the returned notes.
+   */
+  reload(next: Config): string[] {
+    const notes: string[] = [];
+    if (this.draining) throw new SluiceError("USAGE", "reload ignored while draining");
+    const bind = this.config.bind;
+    if (next.bind !== bind) notes.push(`bind stays ${bind} until restart (config says ${next.bind})`);
+
+    const opened = new Map<number, Listener>();
+    const apps = new Map<string, App>();
+    const created: App[] = [];
+    try {
+      for (const ac of next.apps) {
+        let app = this.apps.get(ac.name);
+        if (app === undefined) {
+          app = new App(ac, next.health, this.#shared);
+          created.push(app);
+        }
+        apps.set(ac.name, app);
+        for (const port of ac.ports) {
+          if (!this.listeners.has(port)) opened.set(port, new Listener(bind, port, app));
+        }
+      }
+    } catch (e) {
+      for (const l of opened.values()) l.stop();
+      throw e;
+    }
+
+    // Nothing can fail from here on.
+    for (const ac of next.apps) {
+      const app = apps.get(ac.name)!;
+      if (!created.includes(app)) app.update(ac, next.health);
+      for (const port of ac.ports) {
+        const l = this.listeners.get(port);
+        if (l !== undefined) l.app = app;
+      }
+    }
+    for (const [port, l] of this.listeners) {
+      if (!next.apps.some((a) => a.ports.includes(port))) {
+        l.stop();
+        this.listeners.delete(port);
+      }
+    }
+    for (const [port, l] of opened) this.listeners.set(port, l);
+    for (const app of this.#retired) if (app.sessions.size === 0) this.#retired.delete(app);
+    for (const [name, app] of this.apps) {
+      if (apps.has(name)) continue;
+      app.stop();
+      if (app.sessions.size > 0) this.#retired.add(app);
+    }
+    this.apps.clear();
+    for (const [name, app] of apps) this.apps.set(name, app);
+    for (const app of created) app.start();
+    this.limits.maxConnections = this.#capFor(next);
+    this.#reloadAdmin(next, notes);
+    this.config = { ...next, bind };
+    return notes;
+  }
+
+  #reloadAdmin(next: Config, notes: string[]): void {
+    const before = this.config.admin?.address;
+    const after = next.admin?.address;
+    if (before === after) return;
+    try {
+      const fresh = next.admin === undefined ? undefined : startAdmin(next.admin, this);
+      void this.admin?.stop(true);
+      this.admin = fresh;
+    } catch (e) {
+      notes.push(`admin stays on ${before ?? "(none)"}: ${(e as Error).message}`);
+      next.admin = this.config.admin;
+    }
   }
 
   get rejected(): number {
@@ -78,7 +167,7 @@ export class Proxy implements ProxyView {
       await Bun.sleep(Math.min(DRAIN_POLL_MS, Math.max(1, deadline - performance.now())));
     }
     let forced = 0;
-    for (const a of this.apps.values()) {
+    for (const a of [...this.apps.values(), ...this.#retired]) {
       for (const s of [...a.sessions]) {
         forced++;
         s.close("shutdown");
