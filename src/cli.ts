@@ -42,25 +42,31 @@ export function parseArgs(args: readonly string[]): CliOptions {
         o.config = value();
         break;
       case "--check":
-        o.check = true;
+        o.check = flagOnly(flag, inline);
         break;
       case "--log-level": {
         const v = value();
-        if (!(v in LOG_LEVELS)) throw new SluiceError("USAGE", `--log-level must be one of ${Object.keys(LOG_LEVELS).join(", ")}`);
+        if (!Object.hasOwn(LOG_LEVELS, v)) throw new SluiceError("USAGE", `--log-level must be one of ${Object.keys(LOG_LEVELS).join(", ")}`);
         o.logLevel = v as LogLevelName;
         break;
       }
       case "-v":
       case "--version":
-        o.version = true;
+        o.version = flagOnly(flag, inline);
         break;
       case "-h":
       case "--help":
-        o.help = true;
+        o.help = flagOnly(flag, inline);
         break;
       default:
         throw new SluiceError("USAGE", `unknown argument ${JSON.stringify(a)}`);
     }
   }
   return o;
+}
+
+/** flagOnly rejects `--check=false` and the like: a switch that silently ignored its value would mislead. */
+function flagOnly(flag: string, inline: string | undefined): true {
+  if (inline !== undefined) throw new SluiceError("USAGE", `${flag} takes no value`);
+  return true;
 }

@@ -2,6 +2,7 @@
  * @module target: the address of one configured backend, and its parsing.
  * Pure: no sockets here.
  */
+import { isIPv6 } from "node:net";
 
 /** An endpoint written `host:port` or `[v6]:port`. `address` is the canonical spelling used as its key. */
 export interface Endpoint {
@@ -11,7 +12,6 @@ export interface Endpoint {
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 
 /** isPort is true for an integer in 1–65535. */
 export function isPort(n: unknown): n is number {
@@ -32,7 +32,7 @@ export function parseEndpoint(text: string): Endpoint | string {
     if (close < 0 || text[close + 1] !== ":") return bad;
     host = text.slice(1, close);
     portText = text.slice(close + 2);
-    if (!host.includes(":") || !IPV6.test(host)) return `${JSON.stringify(text)} has an invalid IPv6 address`;
+    if (!isIPv6(host.replace(/%[A-Za-z0-9_.-]+$/, ""))) return `${JSON.stringify(text)} has an invalid IPv6 address`;
   } else {
     const colon = text.lastIndexOf(":");
     if (colon <= 0) return bad;

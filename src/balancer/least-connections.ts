@@ -2,17 +2,16 @@ import type { Balancer, Candidate } from "./balancer.ts";
 
 /**
  * leastConnections picks the candidate with the fewest open connections.
- * Ties are broken in rotation: the scan starts one place further each call, so
- * idle targets share short-lived connections evenly instead of the first one
- * taking them all.
+ * Ties are broken in rotation: the scan starts just after the previous pick,
+ * so among equally loaded targets each gets its turn, and short-lived
+ * connections spread evenly instead of all going to the first one.
  */
 export function leastConnections(): Balancer {
-  let start = 0;
+  let last = -1;
   return {
     pick(candidates: readonly Candidate[]): number {
       const n = candidates.length;
-      const offset = start % n;
-      start = (start + 1) % 0x40000000;
+      const offset = (last + 1) % n;
       let best = offset;
       let bestActive = candidates[offset]!.active;
       for (let k = 1; k < n && bestActive > 0; k++) {
@@ -23,6 +22,7 @@ export function leastConnections(): Balancer {
           bestActive = a;
         }
       }
+      last = best;
       return best;
     },
   };

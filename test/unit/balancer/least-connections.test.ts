@@ -12,8 +12,8 @@ describe("least-connections sequences", () => {
     ["least loaded last in the list", [5, 4, 0], [2, 2, 2, 2]],
     // The scan starts one place further each call and keeps the first minimum
     // it meets, so a tie is shared by where the scan starts, not strictly in turn.
-    ["a tie among the least loaded rotates from the scan start", [1, 1, 5], [0, 1, 0, 0, 1, 0]],
-    ["a tie of idle targets among busy ones", [2, 0, 0, 2], [1, 1, 2, 1, 1, 1, 2, 1]],
+    ["a tie among the least loaded alternates evenly", [1, 1, 5], [0, 1, 0, 1, 0, 1]],
+    ["a tie of idle targets among busy ones", [2, 0, 0, 2], [1, 2, 1, 2, 1, 2, 1, 2]],
     ["a single candidate", [9], [0, 0, 0]],
   ];
   for (const [name, active, expected] of rows) {

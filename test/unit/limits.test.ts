@@ -1,0 +1,42 @@
+import { describe, expect, test } from "bun:test";
+import { connectionCap, FD_RESERVE, readFdLimit } from "../../src/limits.ts";
+
+describe("connectionCap", () => {
+  const rows: [fdLimit: number, reserved: number, cap: number][] = [
+    [1024, 64, 480],
+    [1024, 0, 512],
+    [1025, 64, 480], // an odd descriptor left over is not half a session
+    [1026, 64, 481],
+    [65536, 64, 32736],
+    [130, 64, 33],
+    [66, 64, 1],
+    [65, 64, 1], // less than one session fits: still 1, never 0
+    [64, 64, 1],
+    [10, 64, 1], // a limit below the reserve
+  ];
+  for (const [fdLimit, reserved, cap] of rows) {
+    test(`${fdLimit} descriptors with ${reserved} reserved hold ${cap} sessions`, () => {
+      expect(connectionCap(fdLimit, reserved)).toBe(cap);
+    });
+  }
+
+  test("the reserve is 64 descriptors", () => {
+    expect(FD_RESERVE).toBe(64);
+  });
+});
+
+describe("readFdLimit", () => {
+  test("is a positive whole number, or undefined when unlimited or unknown", () => {
+    const n = readFdLimit();
+    if (n !== undefined) {
+      expect(Number.isInteger(n)).toBe(true);
+      expect(n).toBeGreaterThan(0);
+    }
+  });
+
+  test("on Linux, agrees with the shell's soft limit (which a child inherits)", () => {
+    if (process.platform !== "linux") return;
+    const out = Bun.spawnSync(["sh", "-c", "ulimit -Sn"]).stdout.toString().trim();
+    expect(readFdLimit()).toBe(out === "unlimited" ? undefined : Number(out));
+  });
+});
