@@ -1,41 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import type { Clock, Timer } from "../../../src/clock.ts";
+import { FakeClock } from "../../helpers/fake-clock.ts";
 import type { HealthConfig } from "../../../src/config/types.ts";
 import { HealthChecker, type Probe } from "../../../src/health/checker.ts";
 import { TargetState } from "../../../src/pool.ts";
 import { formatEndpoint, parseEndpoint, type Endpoint } from "../../../src/target.ts";
-
-/** FakeClock keeps timers in a queue that only `advance` fires, in deadline order. */
-class FakeClock implements Clock {
-  #now = 0;
-  #seq = 0;
-  readonly timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): Timer {
-    const id = ++this.#seq;
-    this.timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(t: Timer): void {
-    this.timers.delete(t as number);
-  }
-  /** advance moves time on by `ms`, firing every timer that falls due on the way. */
-  advance(ms: number): void {
-    const end = this.#now + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
-      if (next === undefined) break;
-      this.timers.delete(next[0]);
-      this.#now = next[1].at;
-      next[1].fn();
-    }
-    this.#now = end;
-  }
-}
 
 /** FakeProbe records each probe and leaves it pending until the test settles it. */
 class FakeProbe {
