@@ -146,13 +146,13 @@ export class Session implements Sweepable {
   /** downstreamEnd is the client's FIN: pass it on, keep the reply flowing. */
   downstreamEnd(): void {
     this.reason ??= "client-closed";
-    this.upPipe.end();
+    this.upPipe.end(this.downPipe.done);
     this.#check();
   }
 
   upstreamEnd(): void {
     this.reason ??= "target-closed";
-    this.downPipe.end();
+    this.downPipe.end(this.upPipe.done);
     this.#check();
   }
 
@@ -162,7 +162,7 @@ export class Session implements Sweepable {
     this.reason ??= "client-closed";
     // The client can take nothing more; what it sent still goes to the target.
     this.downPipe.detach();
-    this.upPipe.end();
+    this.upPipe.end(true);
     this.#check();
   }
 
@@ -171,7 +171,7 @@ export class Session implements Sweepable {
     if (error !== undefined) return this.close("target-reset", true);
     this.reason ??= "target-closed";
     this.upPipe.detach();
-    this.downPipe.end();
+    this.downPipe.end(true);
     this.#check();
   }
 
@@ -197,8 +197,9 @@ export class Session implements Sweepable {
       this.down.terminate();
       this.up?.terminate();
     } else {
-      this.down.end();
-      this.up?.end();
+      // close(), unlike end(), skips a TCP_CORK setsockopt; nothing is corked here.
+      this.down.close();
+      this.up?.close();
     }
     if (this.target !== null) this.target.active--;
     this.host.sessionClosed(this);
