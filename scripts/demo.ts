@@ -8,7 +8,7 @@ import type { Socket } from "bun";
 import { loadConfig } from "../src/config/index.ts";
 
 const configPath = process.argv[2] ?? "config.toml";
-const config = loadConfig(configPath);
+const config = await loadConfig(configPath);
 
 type Pending = { queue: Uint8Array[]; ended: boolean };
 

@@ -4,7 +4,6 @@
  * without a word once the fd table is full (BUN-NOTES §5), so the cap keeps
  * the table from ever filling: clients past it are closed at once.
  */
-import { readFileSync } from "node:fs";
 
 /** FD_RESERVE is kept back for listeners, health probes, the admin server and the runtime itself. */
 export const FD_RESERVE = 64;
@@ -15,9 +14,9 @@ export function connectionCap(fdLimit: number, reserved: number): number {
 }
 
 /** readFdLimit returns the soft RLIMIT_NOFILE of this process, or undefined where /proc does not tell. */
-export function readFdLimit(): number | undefined {
+export async function readFdLimit(): Promise<number | undefined> {
   try {
-    const text = readFileSync("/proc/self/limits", "utf8");
+    const text = await Bun.file("/proc/self/limits").text();
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
     if (!m) return undefined;
     return m[1] === "unlimited" ? undefined : Number(m[1]);

@@ -8,6 +8,7 @@ import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
 import { ConfigError, SluiceError } from "./errors.ts";
 import { logger, setLogLevel } from "./log.ts";
+import { readFdLimit } from "./limits.ts";
 import { Proxy } from "./proxy.ts";
 
 function plural(n: number, word: string): string {
@@ -28,7 +29,7 @@ function describe(e: unknown): string {
   return `internal error: ${(e as Error)?.message ?? String(e)}`;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let opts;
   try {
     opts = parseArgs(process.argv.slice(2));
@@ -47,7 +48,7 @@ function main(): void {
 
   let config: Config;
   try {
-    config = loadConfig(opts.config);
+    config = await loadConfig(opts.config);
   } catch (e) {
     fail(describe(e));
   }
@@ -59,7 +60,7 @@ function main(): void {
   const log = logger("sluice");
   let proxy: Proxy;
   try {
-    proxy = Proxy.start(config, log);
+    proxy = Proxy.start(config, log, await readFdLimit());
   } catch (e) {
     fail(describe(e));
   }
@@ -89,11 +90,11 @@ function main(): void {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => {
+  process.on("SIGHUP", async () => {
     if (stopping) return;
     let next;
     try {
-      next = loadConfig(opts.config);
+      next = await loadConfig(opts.config);
       for (const note of proxy.reload(next)) log.warn(`reload: ${note}`);
     } catch (e) {
       log.error(`SIGHUP: reload failed, the running config stays: ${describe(e).replace(/\n\s*/g, "; ")}`);
@@ -106,4 +107,4 @@ function main(): void {
   });
 }
 
-main();
+await main();

@@ -8,7 +8,7 @@ import type { Server } from "bun";
 import { startAdmin } from "./admin.ts";
 import { App, type Limits, type Shared } from "./app.ts";
 import type { Config } from "./config/types.ts";
-import { connectionCap, FD_RESERVE, readFdLimit } from "./limits.ts";
+import { connectionCap, FD_RESERVE } from "./limits.ts";
 import { SluiceError } from "./errors.ts";
 import { Listener } from "./listener.ts";
 import type { Logger } from "./log.ts";
@@ -42,8 +42,12 @@ export class Proxy implements ProxyView {
     this.#shared = { limits: this.limits, dials: new Sweeper(DIAL_SWEEP_MS), idle: new Sweeper(IDLE_SWEEP_MS), log };
   }
 
-  /** start opens every port and the admin server; if any bind fails, all are closed again and the error thrown. */
-  static start(config: Config, log: Logger, fdLimit = readFdLimit()): Proxy {
+  /**
+   * start opens every port and the admin server; if any bind fails, all are
+   * closed again and the error thrown. `fdLimit` (see readFdLimit) sizes the
+   * connection cap when the config sets none.
+   */
+  static start(config: Config, log: Logger, fdLimit: number | undefined): Proxy {
     const p = new Proxy(config, log, fdLimit);
     try {
       for (const ac of config.apps) {

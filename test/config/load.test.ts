@@ -20,6 +20,16 @@ function invalid(text: string, format: "toml" | "json" = "toml"): ConfigError {
 }
 
 /** thrown returns the SluiceError `fn` throws. */
+async function thrownAsync(fn: () => Promise<unknown>): Promise<SluiceError> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SluiceError);
+    return err as SluiceError;
+  }
+  throw new Error("expected a SluiceError");
+}
+
 function thrown(fn: () => unknown): SluiceError {
   try {
     fn();
@@ -294,46 +304,46 @@ describe("loadConfig", () => {
     return file;
   };
 
-  test("reads TOML by default", () => {
-    expect(loadConfig(write("sluice.toml", APP)).apps[0]?.name).toBe("web");
-    expect(loadConfig(write("sluice.conf", APP)).apps[0]?.name).toBe("web");
+  test("reads TOML by default", async () => {
+    expect((await loadConfig(write("sluice.toml", APP))).apps[0]?.name).toBe("web");
+    expect((await loadConfig(write("sluice.conf", APP))).apps[0]?.name).toBe("web");
   });
 
-  test("reads .json as JSON, seed or TOML-shaped, with or without a BOM", () => {
+  test("reads .json as JSON, seed or TOML-shaped, with or without a BOM", async () => {
     const seed = JSON.stringify({ Apps: [{ Name: "s", Ports: [1], Targets: ["h:1"] }] });
-    expect(loadConfig(write("seed.json", seed)).apps[0]?.name).toBe("s");
-    expect(loadConfig(write("bom.json", `\uFEFF${seed}`)).apps[0]?.name).toBe("s");
+    expect((await loadConfig(write("seed.json", seed))).apps[0]?.name).toBe("s");
+    expect((await loadConfig(write("bom.json", `\uFEFF${seed}`))).apps[0]?.name).toBe("s");
     const shaped = JSON.stringify({ apps: [{ name: "t", ports: [1], targets: ["h:1"] }] });
-    expect(loadConfig(write("shaped.JSON", shaped)).apps[0]?.name).toBe("t");
+    expect((await loadConfig(write("shaped.JSON", shaped))).apps[0]?.name).toBe("t");
   });
 
-  test("a missing file is CONFIG_NOT_FOUND naming the path", () => {
+  test("a missing file is CONFIG_NOT_FOUND naming the path", async () => {
     const file = path.join(dir, "nope.toml");
-    const err = thrown(() => loadConfig(file));
+    const err = await thrownAsync(() => loadConfig(file));
     expect(err.code).toBe("CONFIG_NOT_FOUND");
     expect(err.message).toContain(file);
   });
 
-  test("a directory is CONFIG_NOT_FOUND naming the path", () => {
-    const err = thrown(() => loadConfig(dir));
+  test("a directory is CONFIG_NOT_FOUND naming the path", async () => {
+    const err = await thrownAsync(() => loadConfig(dir));
     expect(err.code).toBe("CONFIG_NOT_FOUND");
     expect(err.message).toContain(dir);
   });
 
-  test("a syntax error is CONFIG_PARSE naming the file and line", () => {
+  test("a syntax error is CONFIG_PARSE naming the file and line", async () => {
     const file = write("broken.toml", `${APP}bind = \n`);
-    const err = thrown(() => loadConfig(file));
+    const err = await thrownAsync(() => loadConfig(file));
     expect(err.code).toBe("CONFIG_PARSE");
     expect(err.message).toContain(`${file}:5`);
     const json = write("broken.json", `{"Apps": [}`);
-    const jsonErr = thrown(() => loadConfig(json));
+    const jsonErr = await thrownAsync(() => loadConfig(json));
     expect(jsonErr.code).toBe("CONFIG_PARSE");
     expect(jsonErr.message).toContain(json);
   });
 
-  test("an invalid config is a ConfigError carrying the file", () => {
+  test("an invalid config is a ConfigError carrying the file", async () => {
     const file = write("invalid.toml", `${APP}tragets = []\n`);
-    const err = thrown(() => loadConfig(file));
+    const err = await thrownAsync(() => loadConfig(file));
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).file).toBe(file);
     expect((err as ConfigError).issues.map((i) => i.path)).toEqual(["apps[0].tragets"]);

@@ -26,17 +26,17 @@ describe("connectionCap", () => {
 });
 
 describe("readFdLimit", () => {
-  test("is a positive whole number, or undefined when unlimited or unknown", () => {
-    const n = readFdLimit();
+  test("is a positive whole number, or undefined when unlimited or unknown", async () => {
+    const n = await readFdLimit();
     if (n !== undefined) {
       expect(Number.isInteger(n)).toBe(true);
       expect(n).toBeGreaterThan(0);
     }
   });
 
-  test("on Linux, agrees with the shell's soft limit (which a child inherits)", () => {
+  test("on Linux, agrees with the shell's soft limit (which a child inherits)", async () => {
     if (process.platform !== "linux") return;
     const out = Bun.spawnSync(["sh", "-c", "ulimit -Sn"]).stdout.toString().trim();
-    expect(readFdLimit()).toBe(out === "unlimited" ? undefined : Number(out));
+    expect(await readFdLimit()).toBe(out === "unlimited" ? undefined : Number(out));
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { formatEndpoint, isPort, parseEndpoint } from "../../src/target.ts";
+import { isIPv6 as nodeIsIPv6 } from "node:net";
+import { formatEndpoint, isIPv6, isPort, parseEndpoint } from "../../src/target.ts";
 
 const LABEL63 = "a".repeat(63);
 const LABEL64 = "a".repeat(64);
@@ -127,5 +128,12 @@ describe("parseEndpoint rejects malformed IPv6", () => {
     test(`${JSON.stringify(text)} is rejected`, () => {
       expect(typeof parseEndpoint(text)).toBe("string");
     });
+  }
+});
+
+describe("isIPv6 agrees with node:net", () => {
+  const cases = ["::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "::ffff:127.0.0.1", "::ffff:256.0.0.1", "1::2::3", ":1::", "1:::2", "fe80::1", "12345::1", "g::1", ":", ":::", ":::::", "1:2", "1.2.3.4:", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "::1.2.3.4", "1.2.3.4", "", "::1:", "1::2:3:4:5:6:7", "1::2:3:4:5:6:7:8", "0:0:0:0:0:0:0:0", "::1.2.3.4:5", "1.2.3.4::1.2.3.4", "1.2.3.4::"];
+  for (const c of cases) {
+    test(JSON.stringify(c), () => expect(isIPv6(c)).toBe(nodeIsIPv6(c)));
   }
 });
