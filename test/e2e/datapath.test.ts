@@ -172,3 +172,20 @@ test("a reader that stops while the target streams 1 GiB: bounded memory, then e
   expect(hash.digest("hex")).toBe(want.digest("hex"));
   c.socket.end();
 }, 120_000);
+
+test("idle_timeout closes a connection that moves no bytes either way", async () => {
+  using b = echoBackend();
+  const port = freePort();
+  await using _sl = await startSluice(
+    `bind = "127.0.0.1"\n[health]\ninterval = "1h"\n[defaults]\nidle_timeout = "1s"\n` + appToml("idle", [port], [`127.0.0.1:${b.port}`]),
+  );
+  const c = await connect(port);
+  c.writer.write(Buffer.from("once"));
+  await withTimeout(c.waitFor(4), 5000, "the echo");
+  const t0 = performance.now();
+  // The sweep runs once a second, so the close comes between 1 and 2 s of silence.
+  await withTimeout(c.ended, 5000, "the idle close");
+  expect(performance.now() - t0).toBeGreaterThan(900);
+  expect(c.received().toString()).toBe("once");
+  c.socket.end();
+});
