@@ -6,16 +6,11 @@ import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
 import type { AppConfig, HealthConfig } from "./config/types.ts";
 import { HealthChecker } from "./health/checker.ts";
+import { atCap, type Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
 import { Session, type SessionHost } from "./session.ts";
 import type { Sweeper } from "./sweeper.ts";
-
-/** Limits is shared by every app: one connection cap for the whole process. */
-export interface Limits {
-  maxConnections: number;
-  active: number;
-}
 
 /** Shared is what every app of one proxy shares. */
 export interface Shared {
@@ -68,6 +63,9 @@ export class App implements SessionHost {
   get dials(): Sweeper {
     return this.shared.dials;
   }
+  get limits(): Limits {
+    return this.shared.limits;
+  }
 
   start(): void {
     this.checker.start();
@@ -86,13 +84,19 @@ export class App implements SessionHost {
     const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer);
     this.pool = new Pool(config.targets, balancer, this.pool);
     this.config = config;
+    const restart = health.intervalMs !== this.checker.config.intervalMs;
     this.checker.config = health;
+    // A timer armed with the old interval (say 1h) would otherwise delay the new one.
+    if (restart) {
+      this.checker.stop();
+      this.checker.start();
+    }
   }
 
   /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
   accept(sock: Socket<Session>): void {
     const limits = this.shared.limits;
-    if (limits.active >= limits.maxConnections) {
+    if (atCap(limits)) {
       this.rejected++;
       sock.end();
       return;

@@ -5,6 +5,24 @@
  * the table from ever filling: clients past it are closed at once.
  */
 
+/** Limits is shared by every app: one connection cap for the whole process. */
+export interface Limits {
+  maxConnections: number;
+  /** open sessions (each two fds, or one while dialling). */
+  active: number;
+  /**
+   * dials given up on (timed out, or the client left) whose socket the kernel
+   * is still trying to connect: each holds an fd until it settles, which for
+   * a target that drops SYNs takes about two minutes.
+   */
+  abandonedDials: number;
+}
+
+/** atCap says whether a new session would push the fds in use past the cap. */
+export function atCap(l: Limits): boolean {
+  return l.active + (l.abandonedDials >> 1) >= l.maxConnections;
+}
+
 /** FD_RESERVE is kept back for listeners, health probes, the admin server and the runtime itself. */
 export const FD_RESERVE = 64;
 

@@ -3,7 +3,8 @@
  * proxy. Counters live on the data path as plain numbers; they are only
  * formatted here, when scraped.
  */
-import type { App, Limits } from "./app.ts";
+import type { App } from "./app.ts";
+import type { Limits } from "./limits.ts";
 
 /** ProxyView is what the views read. */
 export interface ProxyView {
@@ -17,7 +18,12 @@ export interface ProxyView {
 export function statusOf(p: ProxyView) {
   return {
     draining: p.draining,
-    connections: { active: p.limits.active, max: p.limits.maxConnections, rejected: p.rejected },
+    connections: {
+      active: p.limits.active,
+      max: p.limits.maxConnections,
+      rejected: p.rejected,
+      abandoned_dials: p.limits.abandonedDials,
+    },
     apps: [...p.apps.values()].map((a) => ({
       name: a.name,
       ports: a.config.ports,
@@ -70,6 +76,7 @@ export function renderMetrics(p: ProxyView): string {
   family(out, "sluice_downstream_rejected_total", "counter", "Clients closed at once because the connection cap was reached.", perApp((a) => a.rejected));
   family(out, "sluice_downstream_failed_total", "counter", "Clients closed because no target could be reached.", perApp((a) => a.failed));
   family(out, "sluice_connections_limit", "gauge", "The process-wide connection cap.", [["", p.limits.maxConnections]]);
+  family(out, "sluice_abandoned_dials", "gauge", "Timed-out dials whose socket the kernel is still connecting; each holds an fd.", [["", p.limits.abandonedDials]]);
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
   return out.join("\n") + "\n";
 }

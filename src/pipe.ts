@@ -20,6 +20,8 @@ export interface SocketLike {
 /** HIGH_WATER_MARK is the queued byte count at which the source is paused. */
 export const HIGH_WATER_MARK = 256 * 1024;
 
+const EMPTY = new Uint8Array(0);
+
 /** Pipe is one direction of a session. `dst` is null while the upstream is still being dialled. */
 export class Pipe {
   dst: SocketLike | null = null;
@@ -87,7 +89,8 @@ export class Pipe {
           q[this.#head] = c.subarray(n);
           break;
         }
-        this.#head++;
+        // Drop the reference now: a long queue would otherwise pin every chunk until it empties.
+        q[this.#head++] = EMPTY;
       }
       if (this.#head === q.length) {
         q.length = 0;

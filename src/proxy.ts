@@ -6,9 +6,9 @@
  */
 import type { Server } from "bun";
 import { startAdmin } from "./admin.ts";
-import { App, type Limits, type Shared } from "./app.ts";
+import { App, type Shared } from "./app.ts";
 import type { Config } from "./config/types.ts";
-import { connectionCap, FD_RESERVE } from "./limits.ts";
+import { connectionCap, FD_RESERVE, type Limits } from "./limits.ts";
 import { SluiceError } from "./errors.ts";
 import { Listener } from "./listener.ts";
 import type { Logger } from "./log.ts";
@@ -38,7 +38,7 @@ export class Proxy implements ProxyView {
     fdLimit: number | undefined,
   ) {
     this.#fdLimit = fdLimit;
-    this.limits = { maxConnections: this.#capFor(config), active: 0 };
+    this.limits = { maxConnections: this.#capFor(config), active: 0, abandonedDials: 0 };
     this.#shared = { limits: this.limits, dials: new Sweeper(DIAL_SWEEP_MS), idle: new Sweeper(IDLE_SWEEP_MS), log };
   }
 

@@ -10,6 +10,7 @@
  */
 import type { Socket, SocketHandler } from "bun";
 import { Pipe } from "./pipe.ts";
+import type { Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
 import { coarse, type Sweepable, type Sweeper } from "./sweeper.ts";
 
@@ -29,6 +30,7 @@ export interface SessionHost {
   readonly pool: Pool;
   readonly connectTimeoutMs: number;
   readonly dials: Sweeper;
+  readonly limits: Limits;
   /** a dial failed or timed out: passive health marking, counters, logs. */
   dialFailed(target: TargetState, error: string): void;
   /** the session is over; called exactly once. */
@@ -37,6 +39,9 @@ export interface SessionHost {
 
 /** Attempt is one dial of one target; a late answer to a superseded attempt is dropped. */
 class Attempt implements Sweepable {
+  /** counted in limits.abandonedDials until the kernel settles the dial. */
+  abandoned = false;
+
   constructor(
     readonly session: Session,
     readonly target: TargetState,
@@ -45,8 +50,23 @@ class Attempt implements Sweepable {
 
   sweep(now: number): boolean {
     if (now < this.deadline) return false;
+    this.abandon();
     this.session.dialFailed(this, "ETIMEDOUT");
     return true;
+  }
+
+  /** abandon: the session no longer wants this dial, but its socket still holds an fd. */
+  abandon(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.session.host.limits.abandonedDials++;
+  }
+
+  /** settled: the late open or error of an abandoned dial has arrived. */
+  settled(): void {
+    if (!this.abandoned) return;
+    this.abandoned = false;
+    this.session.host.limits.abandonedDials--;
   }
 }
 
@@ -65,8 +85,9 @@ export class Session implements Sweepable {
   readonly downPipe: Pipe;
   closed = false;
   reason: CloseReason | undefined;
-  lastActive = coarse.now;
-  readonly started = coarse.now;
+  /** when bytes last moved; read fresh here because coarse.now is stale after a quiet spell. */
+  lastActive = (coarse.now = performance.now());
+  readonly started = this.lastActive;
 
   constructor(
     readonly host: SessionHost,
@@ -111,6 +132,7 @@ export class Session implements Sweepable {
 
   upstreamOpen(attempt: Attempt, up: Upstream): void {
     if (attempt !== this.attempt || this.closed) {
+      attempt.settled();
       up.terminate();
       return;
     }
@@ -134,11 +156,13 @@ export class Session implements Sweepable {
   }
 
   downstreamDrain(): void {
+    this.lastActive = coarse.now;
     this.downPipe.flush();
     this.#check();
   }
 
   upstreamDrain(): void {
+    this.lastActive = coarse.now;
     this.upPipe.flush();
     this.#check();
   }
@@ -179,7 +203,8 @@ export class Session implements Sweepable {
   sweep(now: number): boolean {
     if (this.closed) return true;
     if (now - this.lastActive < this.idleTimeoutMs) return false;
-    this.close("idle-timeout");
+    // Bytes still queued mean the stream is cut short: reset, so the peer cannot take it for a clean end.
+    this.close("idle-timeout", this.upPipe.queued + this.downPipe.queued > 0);
     return true;
   }
 
@@ -187,10 +212,13 @@ export class Session implements Sweepable {
   close(reason: CloseReason, reset = false): void {
     if (this.closed) return;
     this.closed = true;
-    this.reason = reset ? reason : (this.reason ?? reason);
+    // A failed dial outranks an earlier client FIN: the client got nothing.
+    const final = reset || reason === "connect-failed" || reason === "no-target";
+    this.reason = final ? reason : (this.reason ?? reason);
     const attempt = this.attempt;
     if (attempt !== null && this.up === null) {
       this.host.dials.delete(attempt);
+      attempt.abandon();
       this.attempt = null;
     }
     if (reset) {
@@ -224,7 +252,10 @@ const upstreamHandlers: SocketHandler<Attempt> = {
     if (a === a.session.attempt) a.session.upstreamEnd();
   },
   close: (s, error) => s.data.session.upstreamClose(s.data, error),
-  connectError: (s, error) => s.data.session.dialFailed(s.data, errorCode(error)),
+  connectError: (s, error) => {
+    s.data.settled();
+    s.data.session.dialFailed(s.data, errorCode(error));
+  },
   error: (s) => s.data.session.close("internal-error", true),
 };
 

@@ -29,7 +29,7 @@ test("past max_connections new clients are closed at once and counted; the rest 
     extra.socket.end();
   }
   const st = await sl.status();
-  expect(st.connections).toEqual({ active: 3, max: 3, rejected: 2 });
+  expect(st.connections).toEqual({ active: 3, max: 3, rejected: 2, abandoned_dials: 0 });
   expect(await (await sl.admin("/metrics")).text()).toContain(`sluice_downstream_rejected_total{app="cap"} 2`);
   // The held sessions are untouched, and once one ends a new client gets in.
   held[0]!.writer.write(Buffer.from("!"));

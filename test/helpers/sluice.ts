@@ -27,7 +27,7 @@ export interface Sluice extends AsyncDisposable {
 
 export interface StatusDoc {
   draining: boolean;
-  connections: { active: number; max: number; rejected: number };
+  connections: { active: number; max: number; rejected: number; abandoned_dials: number };
   apps: {
     name: string;
     ports: number[];

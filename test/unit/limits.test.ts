@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { connectionCap, FD_RESERVE, readFdLimit } from "../../src/limits.ts";
+import { atCap, connectionCap, FD_RESERVE, readFdLimit } from "../../src/limits.ts";
 
 describe("connectionCap", () => {
   const rows: [fdLimit: number, reserved: number, cap: number][] = [
@@ -39,4 +39,21 @@ describe("readFdLimit", () => {
     const out = Bun.spawnSync(["sh", "-c", "ulimit -Sn"]).stdout.toString().trim();
     expect(await readFdLimit()).toBe(out === "unlimited" ? undefined : Number(out));
   });
+});
+
+describe("atCap", () => {
+  // Sessions hold two fds each, abandoned dials one.
+  const rows: [active: number, abandoned: number, max: number, full: boolean][] = [
+    [0, 0, 1, false],
+    [1, 0, 1, true],
+    [2, 1, 3, false],
+    [2, 2, 3, true],
+    [0, 5, 3, false],
+    [0, 6, 3, true],
+  ];
+  for (const [active, abandonedDials, maxConnections, full] of rows) {
+    test(`${active} sessions + ${abandonedDials} abandoned dials, cap ${maxConnections}: ${full ? "full" : "room"}`, () => {
+      expect(atCap({ active, abandonedDials, maxConnections })).toBe(full);
+    });
+  }
 });

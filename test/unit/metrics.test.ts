@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { App, Limits } from "../../src/app.ts";
+import type { App } from "../../src/app.ts";
+import type { Limits } from "../../src/limits.ts";
 import { roundRobin } from "../../src/balancer/round-robin.ts";
 import type { AppConfig } from "../../src/config/types.ts";
 import { renderMetrics, statusOf, type ProxyView } from "../../src/metrics.ts";
@@ -48,7 +49,7 @@ function fakeApp(init: FakeAppInit): App {
 function view(apps: App[], extra: { limits?: Limits; draining?: boolean; rejected?: number } = {}): ProxyView {
   return {
     apps: new Map(apps.map((a) => [a.name, a])),
-    limits: extra.limits ?? { maxConnections: 480, active: 0 },
+    limits: extra.limits ?? { maxConnections: 480, active: 0, abandonedDials: 0 },
     draining: extra.draining ?? false,
     rejected: extra.rejected ?? 0,
   };
@@ -151,7 +152,7 @@ function sample(): { p: ProxyView; web: App; db: App } {
   Object.assign(t1!, { active: 2, total: 30, connectErrors: 0 });
   Object.assign(t2!, { active: 1, total: 9, connectErrors: 4 });
   t2!.health.markDown(1, "ECONNREFUSED");
-  const p = view([web, db], { limits: { maxConnections: 480, active: 3 }, draining: false, rejected: 2 });
+  const p = view([web, db], { limits: { maxConnections: 480, active: 3, abandonedDials: 1 }, draining: false, rejected: 2 });
   return { p, web, db };
 }
 
@@ -235,7 +236,7 @@ describe("renderMetrics", () => {
   test("with no apps, every family is still declared and per-target ones are empty", () => {
     const x = parse(renderMetrics(view([])));
     for (const [name] of CONTRACT) expect(x.type.has(name)).toBe(true);
-    expect(x.samples.map((s) => s.name).sort()).toEqual(["sluice_connections_limit", "sluice_draining"]);
+    expect(x.samples.map((s) => s.name).sort()).toEqual(["sluice_abandoned_dials", "sluice_connections_limit", "sluice_draining"]);
   });
 
   test("label values escape backslash, double quote and newline", () => {
@@ -255,7 +256,7 @@ describe("statusOf", () => {
     web.pool.targets[0]!.enabled = false;
     expect(statusOf(p)).toEqual({
       draining: false,
-      connections: { active: 3, max: 480, rejected: 2 },
+      connections: { active: 3, max: 480, rejected: 2, abandoned_dials: 1 },
       apps: [
         {
           name: "web",
@@ -284,9 +285,9 @@ describe("statusOf", () => {
   });
 
   test("draining and an empty proxy", () => {
-    expect(statusOf(view([], { draining: true, limits: { maxConnections: 7, active: 0 } }))).toEqual({
+    expect(statusOf(view([], { draining: true, limits: { maxConnections: 7, active: 0, abandonedDials: 0 } }))).toEqual({
       draining: true,
-      connections: { active: 0, max: 7, rejected: 0 },
+      connections: { active: 0, max: 7, rejected: 0, abandoned_dials: 0 },
       apps: [],
     });
   });
