@@ -91,3 +91,25 @@ describe("balancers over real sockets", () => {
     for (const n of seen) expect(names).toContain(n);
   });
 });
+
+test("IPv6: sluice binds ::1 and forwards to a [::1]:port target", async () => {
+  const b = Bun.listen({ hostname: "::1", port: 0, allowHalfOpen: true, socket: { data: (s, d) => void s.write(d), end: (s) => s.shutdown() } });
+  cleanup.push(() => b.stop(true));
+  const probe = Bun.listen({ hostname: "::1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  await using _sl = await startSluice(`bind = "::1"\n${HEALTH}` + appToml("six", [port], [`[::1]:${b.port}`]));
+  let got = "";
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  const c = await Bun.connect({
+    hostname: "::1",
+    port,
+    allowHalfOpen: true,
+    socket: { data: (_s, d) => void (got += d.toString()), close: () => done(), error() {} },
+  });
+  c.write("over v6");
+  c.shutdown();
+  await withTimeout(closed, 5000, "the echo over IPv6");
+  expect(got).toBe("over v6");
+});
