@@ -120,6 +120,10 @@ export class App implements SessionHost {
     }
   }
 
+  internalError(error: unknown): void {
+    this.#rateLimited(`${this.name}: internal error, session reset: ${(error as Error)?.stack ?? String(error)}`);
+  }
+
   sessionClosed(s: Session): void {
     this.sessions.delete(s);
     this.shared.limits.active--;

@@ -33,6 +33,8 @@ export interface SessionHost {
   readonly limits: Limits;
   /** a dial failed or timed out: passive health marking, counters, logs. */
   dialFailed(target: TargetState, error: string): void;
+  /** a handler threw: a bug in sluice, logged and the session reset. */
+  internalError(error: unknown): void;
   /** the session is over; called exactly once. */
   sessionClosed(session: Session): void;
 }
@@ -256,7 +258,10 @@ const upstreamHandlers: SocketHandler<Attempt> = {
     s.data.settled();
     s.data.session.dialFailed(s.data, errorCode(error));
   },
-  error: (s) => s.data.session.close("internal-error", true),
+  error: (s, error) => {
+    s.data.session.host.internalError(error);
+    s.data.session.close("internal-error", true);
+  },
 };
 
 /** downstreamHandlers serve every accepted socket; a listener adds its own `open`. */
@@ -265,5 +270,8 @@ export const downstreamHandlers: Omit<SocketHandler<Session>, "open"> = {
   drain: (s) => s.data?.downstreamDrain(),
   end: (s) => s.data?.downstreamEnd(),
   close: (s, error) => s.data?.downstreamClose(error),
-  error: (s) => s.data?.close("internal-error", true),
+  error: (s, error) => {
+    s.data?.host.internalError(error);
+    s.data?.close("internal-error", true);
+  },
 };

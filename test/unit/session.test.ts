@@ -29,6 +29,7 @@ function host(): SessionHost & { closed: Session[] } {
     dials: new Sweeper(50),
     limits,
     dialFailed() {},
+    internalError() {},
     sessionClosed: (s) => void closed.push(s),
     closed,
   };
