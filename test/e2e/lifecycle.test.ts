@@ -98,6 +98,21 @@ test("a port already in use: one line naming it, exit 1, nothing left listening"
   }
 });
 
+test("an admin address already in use: one line naming it, exit 1", async () => {
+  const squatter = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const path = configFile(`bind = "127.0.0.1"\n[admin]\nlisten = "127.0.0.1:${squatter.port}"\n` + appToml("a", [freePort()], ["127.0.0.1:9"]));
+    const r = await run(["-c", path]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`127.0.0.1:${squatter.port}`);
+    expect(r.stderr).toContain("admin");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expectNoStackTrace(r.stderr);
+  } finally {
+    squatter.stop(true);
+  }
+});
+
 describe("drain", () => {
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     test(`${sig}: stop accepting, /healthz 503, open sessions finish, exit 0`, async () => {
