@@ -9,6 +9,8 @@ import type { Limits } from "./limits.ts";
 /** ProxyView is what the views read. */
 export interface ProxyView {
   readonly apps: ReadonlyMap<string, App>;
+  /** apps a reload removed whose sessions are still open: still reported, so counters do not vanish mid-flight. */
+  readonly retired?: Iterable<App>;
   readonly limits: Limits;
   readonly draining: boolean;
   readonly rejected: number;
@@ -24,8 +26,9 @@ export function statusOf(p: ProxyView) {
       rejected: p.rejected,
       abandoned_dials: p.limits.abandonedDials,
     },
-    apps: [...p.apps.values()].map((a) => ({
+    apps: reported(p).map((a) => ({
       name: a.name,
+      ...(p.apps.get(a.name) === a ? {} : { retired: true }),
       ports: a.config.ports,
       balancer: a.config.balancer,
       active: a.sessions.size,
@@ -41,6 +44,13 @@ export function statusOf(p: ProxyView) {
   };
 }
 
+/** reported lists the live apps, then retired ones whose name no live app has taken (labels must stay unique). */
+function reported(p: ProxyView): App[] {
+  const apps = [...p.apps.values()];
+  for (const a of p.retired ?? []) if (!p.apps.has(a.name) && a.sessions.size > 0) apps.push(a);
+  return apps;
+}
+
 function label(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
@@ -54,7 +64,7 @@ function family(out: string[], name: string, type: "counter" | "gauge", help: st
 
 /** renderMetrics is the Prometheus text exposition (format 0.0.4). */
 export function renderMetrics(p: ProxyView): string {
-  const apps = [...p.apps.values()];
+  const apps = reported(p);
   const perTarget = (f: (t: App["pool"]["targets"][number]) => number): Row[] =>
     apps.flatMap((a) => a.pool.targets.map((t): Row => [`app="${label(a.name)}",target="${label(t.address)}"`, f(t)]));
   const perApp = (f: (a: App) => number): Row[] => apps.map((a): Row => [`app="${label(a.name)}"`, f(a)]);

@@ -25,7 +25,7 @@ export class Proxy implements ProxyView {
   readonly apps = new Map<string, App>();
   readonly listeners = new Map<number, Listener>();
   /** apps removed by a reload whose sessions are still open. */
-  readonly #retired = new Set<App>();
+  readonly retired = new Set<App>();
   readonly #fdLimit: number | undefined;
   readonly limits: Limits;
   draining = false;
@@ -122,11 +122,11 @@ export class Proxy implements ProxyView {
       }
     }
     for (const [port, l] of opened) this.listeners.set(port, l);
-    for (const app of this.#retired) if (app.sessions.size === 0) this.#retired.delete(app);
+    for (const app of this.retired) if (app.sessions.size === 0) this.retired.delete(app);
     for (const [name, app] of this.apps) {
       if (apps.has(name)) continue;
       app.stop();
-      if (app.sessions.size > 0) this.#retired.add(app);
+      if (app.sessions.size > 0) this.retired.add(app);
     }
     this.apps.clear();
     for (const [name, app] of apps) this.apps.set(name, app);
@@ -171,7 +171,7 @@ export class Proxy implements ProxyView {
       await Bun.sleep(Math.min(DRAIN_POLL_MS, Math.max(1, deadline - performance.now())));
     }
     let forced = 0;
-    for (const a of [...this.apps.values(), ...this.#retired]) {
+    for (const a of [...this.apps.values(), ...this.retired]) {
       for (const s of [...a.sessions]) {
         forced++;
         s.close("shutdown");

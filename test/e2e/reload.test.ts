@@ -6,7 +6,7 @@
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { connect, exchange, freePort, nameBackend, withTimeout } from "../helpers/net.ts";
-import { appToml, startSluice } from "../helpers/sluice.ts";
+import { appToml, poll, startSluice } from "../helpers/sluice.ts";
 
 test("SIGHUP applies a new config and keeps open sessions", async () => {
   using one = nameBackend("one");
@@ -52,4 +52,20 @@ test("SIGHUP applies a new config and keeps open sessions", async () => {
   await expect(connect(p4)).rejects.toThrow();
   expect(await exchange(p1, "w")).toBe("twow");
   held.socket.end();
+
+  // An app removed while one of its sessions is open stays in /status (marked retired) until that session ends.
+  const onB = await connect(p3);
+  await withTimeout(onB.waitFor(3), 5000, "b's greeting");
+  writeFileSync(sl.configPath, head + appToml("a", [p1], [`127.0.0.1:${two.port}`]));
+  sl.signal("SIGHUP");
+  await sl.waitForOutput(/reloaded [\s\S]*reloaded /);
+  const during = await sl.status();
+  expect(during.apps.map((a) => [a.name, a.retired ?? false, a.active])).toEqual([
+    ["a", false, 0],
+    ["b", true, 1],
+  ]);
+  await expect(connect(p3)).rejects.toThrow();
+  onB.socket.shutdown();
+  await withTimeout(onB.closed, 5000, "b's session to close");
+  await poll(() => sl.status(), (st) => st.apps.length === 1, 5000, "b to leave /status");
 });

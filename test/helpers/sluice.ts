@@ -33,6 +33,7 @@ export interface StatusDoc {
     ports: number[];
     balancer: string;
     active: number;
+    retired?: boolean;
     targets: { address: string; healthy: boolean; active: number; total: number; connect_errors: number }[];
   }[];
 }
