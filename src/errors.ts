@@ -37,3 +37,9 @@ export class ConfigError extends SluiceError {
     super("CONFIG_INVALID", issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("\n"));
   }
 }
+
+/** errorCode names a runtime error the way logs and /status show it: its errno code when it has one. */
+export function errorCode(e: unknown): string {
+  const err = e as { code?: string; message?: string } | null | undefined;
+  return err?.code ?? err?.message ?? String(e);
+}

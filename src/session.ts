@@ -10,6 +10,7 @@
  */
 import type { Socket, SocketHandler } from "bun";
 import { Pipe } from "./pipe.ts";
+import { errorCode } from "./errors.ts";
 import type { Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
 import { coarse, type Sweepable, type Sweeper } from "./sweeper.ts";
@@ -89,7 +90,6 @@ export class Session implements Sweepable {
   reason: CloseReason | undefined;
   /** when bytes last moved; read fresh here because coarse.now is stale after a quiet spell. */
   lastActive = (coarse.now = performance.now());
-  readonly started = this.lastActive;
 
   constructor(
     readonly host: SessionHost,
@@ -238,10 +238,6 @@ export class Session implements Sweepable {
   #check(): void {
     if (this.upPipe.done && this.downPipe.done) this.close(this.reason ?? "client-closed");
   }
-}
-
-function errorCode(e: Error): string {
-  return (e as { code?: string }).code ?? e.name;
 }
 
 /** upstreamHandlers is shared by every dialled socket; per-socket state lives in `data`. */

@@ -5,6 +5,7 @@
  */
 import { systemClock, type Clock, type Timer } from "../clock.ts";
 import type { HealthConfig } from "../config/types.ts";
+import { errorCode } from "../errors.ts";
 import type { TargetState } from "../pool.ts";
 
 /** Probe connects to host:port and resolves null on success or the failure's reason. It never rejects. */
@@ -41,11 +42,6 @@ export const tcpProbe: Probe = (host, port, timeoutMs) =>
       },
     }).catch((e: unknown) => settle(errorCode(e)));
   });
-
-function errorCode(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  return err.code ?? err.message ?? String(e);
-}
 
 /** HealthChecker probes every target of a pool each interval and reports each result. */
 export class HealthChecker {
