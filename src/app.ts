@@ -98,7 +98,8 @@ export class App implements SessionHost {
     const limits = this.shared.limits;
     if (atCap(limits)) {
       this.rejected++;
-      sock.end();
+      // A reset, not a FIN: the client must not take an empty stream for a served one.
+      sock.terminate();
       return;
     }
     limits.active++;

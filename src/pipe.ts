@@ -17,7 +17,7 @@ export interface SocketLike {
   resume(): void;
 }
 
-/** HIGH_WATER_MARK is the queued byte count at which the source is paused. */
+/** HIGH_WATER_MARK is the default queued byte count at which the source is paused. */
 export const HIGH_WATER_MARK = 256 * 1024;
 
 const EMPTY = new Uint8Array(0);
@@ -33,8 +33,8 @@ export class Pipe {
   srcEnded = false;
   /** the FIN has been passed on: dst's write side is shut. */
   dstShut = false;
-  /** dst went away: whatever src still sends is dropped. */
-  broken = false;
+  /** a write to dst failed (it was reset or closed under us): the stream is cut, never to be ended cleanly. */
+  failed = false;
   #queue: Uint8Array[] | null = null;
   #head = 0;
   #paused = false;
@@ -44,14 +44,14 @@ export class Pipe {
     readonly highWater = HIGH_WATER_MARK,
   ) {}
 
-  /** done is true once this direction needs nothing more: FIN passed on, or no one to pass it to. */
+  /** done is true once this direction needs nothing more: its FIN passed on, or its stream cut. */
   get done(): boolean {
-    return this.dstShut || this.broken;
+    return this.dstShut || this.failed;
   }
 
-  /** push forwards a chunk read from src. It returns false when dst refuses writes (it is gone). */
+  /** push forwards a chunk read from src. It returns false when a write to dst failed: the caller must reset. */
   push(chunk: Uint8Array): boolean {
-    if (this.broken) return false;
+    if (this.failed) return false;
     const dst = this.dst;
     if (this.queued === 0 && dst !== null) {
       const n = dst.write(chunk);
@@ -59,7 +59,7 @@ export class Pipe {
         this.bytes += n;
         return true;
       }
-      if (n < 0) return this.#break();
+      if (n < 0) return this.#fail();
       this.bytes += n;
       // Bun hands each data call a fresh buffer, so the tail can be kept without a copy.
       chunk = chunk.subarray(n);
@@ -73,16 +73,16 @@ export class Pipe {
     return true;
   }
 
-  /** flush writes what is queued, on connect or on dst's drain. It returns false when dst is gone. */
+  /** flush writes what is queued, on connect or on dst's drain. It returns false when a write to dst failed. */
   flush(): boolean {
     const dst = this.dst;
-    if (dst === null || this.broken) return !this.broken;
+    if (dst === null || this.failed) return !this.failed;
     const q = this.#queue;
     if (q !== null) {
       while (this.#head < q.length) {
         const c = q[this.#head]!;
         const n = dst.write(c);
-        if (n < 0) return this.#break();
+        if (n < 0) return this.#fail();
         this.bytes += n;
         this.queued -= n;
         if (n < c.length) {
@@ -115,14 +115,9 @@ export class Pipe {
   end(closing = false): void {
     if (this.srcEnded) return;
     this.srcEnded = true;
-    if (this.queued !== 0 || this.broken) return;
+    if (this.queued !== 0 || this.failed) return;
     if (closing) this.dstShut = true;
     else if (this.dst !== null) this.#shutDst();
-  }
-
-  /** detach marks dst as gone: the queue is dropped and later pushes fail. */
-  detach(): void {
-    this.#break();
   }
 
   #shutDst(): void {
@@ -131,8 +126,8 @@ export class Pipe {
     this.dst!.shutdown();
   }
 
-  #break(): false {
-    this.broken = true;
+  #fail(): false {
+    this.failed = true;
     this.#queue = null;
     this.#head = 0;
     this.queued = 0;

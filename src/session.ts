@@ -3,13 +3,36 @@
  * connection (upstream) made for it: dialling with timeout and failover, two
  * Pipes, half-close in both directions, and exactly one CloseReason.
  *
- * Half-close follows BUN-NOTES §2: both sockets allow half-open, a FIN from
- * one side becomes shutdown() on the other once its queue is flushed, and the
- * session closes only when both directions are finished. Bun's end() is a
- * full close, so it is used only for that final teardown.
+ * Half-close: both sockets allow half-open, a FIN from one side becomes
+ * shutdown() on the other once its queue is flushed, and the session closes
+ * only when both directions are finished. Bun's end() is a full close, so it
+ * is used only for that final teardown (docs/BUN-SOCKETS.md).
+ *
+ * The one promise a proxy makes is that what arrives is what was sent, and
+ * that a cut stream never looks complete. Its invariant, enforced here:
+ *
+ * 1. A FIN reaches a peer only after the other peer really ended (Bun's `end`
+ *    handler) and every byte it sent before has been written on (Pipe.flush
+ *    shuts the destination only when its queue is empty).
+ * 2. Once either socket has failed, both are reset (terminate()), at once and
+ *    whatever Bun delivers afterwards. A socket has failed when
+ *    - a write to it returned -1 (Pipe.push/flush return false), or
+ *    - its `close` came with an error, or
+ *    - its `close` came without one although we had not shut its write side:
+ *      Bun reports a peer's FIN as `close` with no `end` only after our own
+ *      shutdown(); any other bare `close` is a socket lost under us.
+ *    The first rule matters most: a send() on a socket the peer has reset
+ *    returns the error and clears it, so the next read sees end-of-file and
+ *    Bun calls `end`, a clean FIN to every appearance. Waiting for Bun's next
+ *    event after a failed write would pass that reset on as a FIN.
+ * 3. Policy closes (idle timeout, a drain deadline) reset when bytes are still
+ *    owed to either peer, so a stream cut by sluice never looks complete either.
+ *
+ * test/unit/session.test.ts drives a Session with fake sockets through every
+ * order of these events that Bun can deliver.
  */
 import type { Socket, SocketHandler } from "bun";
-import { Pipe } from "./pipe.ts";
+import { HIGH_WATER_MARK, Pipe } from "./pipe.ts";
 import { errorCode } from "./errors.ts";
 import type { Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
@@ -38,10 +61,12 @@ export interface SessionHost {
   internalError(error: unknown): void;
   /** the session is over; called exactly once. */
   sessionClosed(session: Session): void;
+  /** test hook: starts a dial instead of Bun.connect; the answer comes back through the Session's upstream methods. */
+  readonly connect?: (target: TargetState, attempt: Attempt) => void;
 }
 
 /** Attempt is one dial of one target; a late answer to a superseded attempt is dropped. */
-class Attempt implements Sweepable {
+export class Attempt implements Sweepable {
   /** counted in limits.abandonedDials until the kernel settles the dial. */
   abandoned = false;
 
@@ -95,9 +120,10 @@ export class Session implements Sweepable {
     readonly host: SessionHost,
     readonly down: Downstream,
     readonly idleTimeoutMs = 0,
+    bufferSize = HIGH_WATER_MARK,
   ) {
-    this.upPipe = new Pipe(down);
-    this.downPipe = new Pipe(null);
+    this.upPipe = new Pipe(down, bufferSize);
+    this.downPipe = new Pipe(null, bufferSize);
     this.downPipe.dst = down;
   }
 
@@ -114,7 +140,7 @@ export class Session implements Sweepable {
     this.attempt = attempt;
     this.host.dials.add(attempt);
     try {
-      void Bun.connect({ hostname: target.host, port: target.port, data: attempt, allowHalfOpen: true, socket: upstreamHandlers });
+      (this.host.connect ?? connectUpstream)(target, attempt);
     } catch (e) {
       this.dialFailed(attempt, (e as { code?: string }).code ?? "EINVAL");
     }
@@ -143,29 +169,29 @@ export class Session implements Sweepable {
     this.up = up;
     this.upPipe.dst = up;
     this.downPipe.src = up;
-    this.upPipe.flush();
+    if (!this.upPipe.flush()) return this.close("target-reset");
     this.#check();
   }
 
   fromDownstream(chunk: Uint8Array): void {
     this.lastActive = coarse.now;
-    if (!this.upPipe.push(chunk)) this.#check();
+    if (!this.upPipe.push(chunk)) this.close("target-reset");
   }
 
   fromUpstream(chunk: Uint8Array): void {
     this.lastActive = coarse.now;
-    if (!this.downPipe.push(chunk)) this.#check();
+    if (!this.downPipe.push(chunk)) this.close("client-reset");
   }
 
   downstreamDrain(): void {
     this.lastActive = coarse.now;
-    this.downPipe.flush();
+    if (!this.downPipe.flush()) return this.close("client-reset");
     this.#check();
   }
 
   upstreamDrain(): void {
     this.lastActive = coarse.now;
-    this.upPipe.flush();
+    if (!this.upPipe.flush()) return this.close("target-reset");
     this.#check();
   }
 
@@ -182,21 +208,24 @@ export class Session implements Sweepable {
     this.#check();
   }
 
+  /**
+   * downstreamClose: a bare close is the client's FIN only after we shut our
+   * side to it (rule 2); then what it sent still goes on to the target.
+   */
   downstreamClose(error: Error | undefined): void {
     if (this.closed) return;
-    if (error !== undefined) return this.close("client-reset", true);
+    if (error !== undefined || !this.downPipe.dstShut) return this.close("client-reset");
     this.reason ??= "client-closed";
-    // The client can take nothing more; what it sent still goes to the target.
-    this.downPipe.detach();
     this.upPipe.end(true);
     this.#check();
   }
 
   upstreamClose(attempt: Attempt, error: Error | undefined): void {
     if (this.closed || attempt !== this.attempt) return;
-    if (error !== undefined) return this.close("target-reset", true);
+    // Before `open` a close is a failed dial, whichever of close and connectError comes first.
+    if (this.up === null) return this.dialFailed(attempt, error === undefined ? "ECONNRESET" : errorCode(error));
+    if (error !== undefined || !this.upPipe.dstShut) return this.close("target-reset");
     this.reason ??= "target-closed";
-    this.upPipe.detach();
     this.downPipe.end(true);
     this.#check();
   }
@@ -205,31 +234,35 @@ export class Session implements Sweepable {
   sweep(now: number): boolean {
     if (this.closed) return true;
     if (now - this.lastActive < this.idleTimeoutMs) return false;
-    // Bytes still queued mean the stream is cut short: reset, so the peer cannot take it for a clean end.
-    this.close("idle-timeout", this.upPipe.queued + this.downPipe.queued > 0);
+    this.close("idle-timeout");
     return true;
   }
 
-  /** close tears both sockets down; `reset` sends RST (a peer reset is passed on as one). */
-  close(reason: CloseReason, reset = false): void {
+  /**
+   * close tears both sockets down. Only a session whose two directions both
+   * passed on a real FIN closes cleanly, and keeps the reason of the side that
+   * finished first; any other close (a failure, a failed dial, a timeout, a
+   * drain deadline) is a cut stream: both peers get a reset and `reason` says
+   * why (rules 2 and 3).
+   */
+  close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
-    // A failed dial outranks an earlier client FIN: the client got nothing.
-    const final = reset || reason === "connect-failed" || reason === "no-target";
-    this.reason = final ? reason : (this.reason ?? reason);
+    const clean = this.upPipe.dstShut && this.downPipe.dstShut;
+    this.reason = clean ? (this.reason ?? reason) : reason;
     const attempt = this.attempt;
     if (attempt !== null && this.up === null) {
       this.host.dials.delete(attempt);
       attempt.abandon();
       this.attempt = null;
     }
-    if (reset) {
-      this.down.terminate();
-      this.up?.terminate();
-    } else {
+    if (clean) {
       // close(), unlike end(), skips a TCP_CORK setsockopt; nothing is corked here.
       this.down.close();
       this.up?.close();
+    } else {
+      this.down.terminate();
+      this.up?.terminate();
     }
     if (this.target !== null) this.target.active--;
     this.host.sessionClosed(this);
@@ -238,6 +271,10 @@ export class Session implements Sweepable {
   #check(): void {
     if (this.upPipe.done && this.downPipe.done) this.close(this.reason ?? "client-closed");
   }
+}
+
+function connectUpstream(target: TargetState, attempt: Attempt): void {
+  void Bun.connect({ hostname: target.host, port: target.port, data: attempt, allowHalfOpen: true, socket: upstreamHandlers });
 }
 
 /** upstreamHandlers is shared by every dialled socket; per-socket state lives in `data`. */
@@ -256,7 +293,7 @@ const upstreamHandlers: SocketHandler<Attempt> = {
   },
   error: (s, error) => {
     s.data.session.host.internalError(error);
-    s.data.session.close("internal-error", true);
+    s.data.session.close("internal-error");
   },
 };
 
@@ -268,6 +305,6 @@ export const downstreamHandlers: Omit<SocketHandler<Session>, "open"> = {
   close: (s, error) => s.data?.downstreamClose(error),
   error: (s, error) => {
     s.data?.host.internalError(error);
-    s.data?.close("internal-error", true);
+    s.data?.close("internal-error");
   },
 };
