@@ -6,7 +6,7 @@ import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
 import type { AppConfig, HealthConfig } from "./config/types.ts";
 import { HealthChecker } from "./health/checker.ts";
-import { atCap, type Limits } from "./limits.ts";
+import { atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -35,6 +35,8 @@ export class App implements SessionHost {
   rejected = 0;
   /** clients closed because no target could be reached. */
   failed = 0;
+  /** dials that failed for want of a local resource (EMFILE, …), not through the target's fault. */
+  localErrors = 0;
   #suppressed = 0;
   #lastLog = -Infinity;
   readonly log: Logger;
@@ -112,6 +114,12 @@ export class App implements SessionHost {
   }
 
   dialFailed(target: TargetState, error: string): void {
+    if (isLocalError(error)) {
+      // This host's shortage, not the target's fault: it stays in rotation.
+      this.localErrors++;
+      this.#rateLimited(`${this.name}: cannot dial ${target.address}: ${error}: ${LOCAL_ERROR_TEXT[error]}`);
+      return;
+    }
     target.connectErrors++;
     if (target.health.markDown(performance.now(), error)) {
       this.pool.refresh();

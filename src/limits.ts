@@ -42,3 +42,47 @@ export async function readFdLimit(): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/**
+ * LOCAL_ERRORS are dial failures that say this host ran out of something, not
+ * that the target is down: they must never mark a target unhealthy.
+ */
+const LOCAL_ERRORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "EADDRNOTAVAIL"]);
+
+/** isLocalError says whether a dial error code (see dialError) is this host's own shortage. */
+export function isLocalError(code: string): boolean {
+  return LOCAL_ERRORS.has(code);
+}
+
+/** LOCAL_ERROR_TEXT says what each local error means, for logs. */
+export const LOCAL_ERROR_TEXT: Record<string, string> = {
+  EMFILE: "this process has no file descriptor left (raise ulimit -n or lower max_connections)",
+  ENFILE: "the system has no file descriptor left",
+  ENOBUFS: "the kernel has no socket buffer memory left",
+  ENOMEM: "the kernel has no memory left for a socket",
+  EADDRNOTAVAIL: "no local port left to dial from",
+};
+
+/**
+ * dialError names why a dial failed. Bun reports a socket() that failed for
+ * want of a file descriptor as ECONNREFUSED (docs/BUN-SOCKETS.md), so a
+ * refusal is double-checked against the fd table: if a descriptor cannot be
+ * had right now, the real cause is EMFILE or ENFILE.
+ */
+export function dialError(e: unknown): string {
+  const code = (e as { code?: string } | null)?.code;
+  if (code === "ECONNREFUSED") return fdShortage() ?? code;
+  return code ?? (e as Error)?.message ?? String(e);
+}
+
+/** fdShortage returns EMFILE/ENFILE when no file descriptor can be opened now. node:fs loads on first use only. */
+function fdShortage(): string | undefined {
+  const fs = require("node:fs") as typeof import("node:fs");
+  try {
+    fs.closeSync(fs.openSync("/dev/null", "r"));
+    return undefined;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === "EMFILE" || code === "ENFILE" ? code : undefined;
+  }
+}

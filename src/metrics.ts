@@ -4,6 +4,7 @@
  * formatted here, when scraped.
  */
 import type { App } from "./app.ts";
+import { probeSockets } from "./health/probe.ts";
 import type { Limits } from "./limits.ts";
 
 /** ProxyView is what the views read. */
@@ -73,6 +74,16 @@ export function renderMetrics(p: ProxyView): string {
   family(out, "sluice_connections_total", "counter", "Connections established to each target.", perTarget((t) => t.total));
   family(out, "sluice_connect_errors_total", "counter", "Failed or timed-out dials to each target.", perTarget((t) => t.connectErrors));
   family(out, "sluice_target_healthy", "gauge", "1 when the target is healthy, 0 when not.", perTarget((t) => (t.health.healthy ? 1 : 0)));
+  const checks: Row[] = apps.flatMap((a) =>
+    a.pool.targets.flatMap((t): Row[] => {
+      const labels = `app="${label(a.name)}",target="${label(t.address)}"`;
+      return [
+        [`${labels},result="pass"`, t.checksPassed],
+        [`${labels},result="fail"`, t.checksFailed],
+      ];
+    }),
+  );
+  family(out, "sluice_health_checks_total", "counter", "Active health checks per target by result.", checks);
   const bytes: Row[] = apps.flatMap((a) => {
     const b = a.bytes();
     return [
@@ -87,6 +98,8 @@ export function renderMetrics(p: ProxyView): string {
   family(out, "sluice_downstream_failed_total", "counter", "Clients closed because no target could be reached.", perApp((a) => a.failed));
   family(out, "sluice_connections_limit", "gauge", "The process-wide connection cap.", [["", p.limits.maxConnections]]);
   family(out, "sluice_abandoned_dials", "gauge", "Timed-out dials whose socket the kernel is still connecting; each holds an fd.", [["", p.limits.abandonedDials]]);
+  family(out, "sluice_health_probes_abandoned", "gauge", "Timed-out health probes whose socket the kernel is still connecting (at most one per target, once).", [["", probeSockets.abandoned]]);
+  family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
   return out.join("\n") + "\n";
 }

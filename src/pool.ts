@@ -17,6 +17,9 @@ export class TargetState {
   /** connections established to this target, ever. */
   total = 0;
   connectErrors = 0;
+  /** active health checks that passed and failed (local shortages are not counted). */
+  checksPassed = 0;
+  checksFailed = 0;
   readonly health = new HealthState(true);
   /** false while an operator drains the target. */
   enabled = true;

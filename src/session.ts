@@ -34,7 +34,7 @@
 import type { Socket, SocketHandler } from "bun";
 import { HIGH_WATER_MARK, Pipe } from "./pipe.ts";
 import { errorCode } from "./errors.ts";
-import type { Limits } from "./limits.ts";
+import { dialError, type Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
 import { coarse, type Sweepable, type Sweeper } from "./sweeper.ts";
 
@@ -289,7 +289,7 @@ const upstreamHandlers: SocketHandler<Attempt> = {
   close: (s, error) => s.data.session.upstreamClose(s.data, error),
   connectError: (s, error) => {
     s.data.settled();
-    s.data.session.dialFailed(s.data, errorCode(error));
+    s.data.session.dialFailed(s.data, dialError(error));
   },
   error: (s, error) => {
     s.data.session.host.internalError(error);

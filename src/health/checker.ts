@@ -1,47 +1,21 @@
 /**
  * @module health/checker: timer-driven active TCP checks of a pool's targets.
- * One round every `interval`; a target whose previous probe is still in flight
- * is skipped, so a slow target never piles up probes.
+ * One round every `interval`, give or take a tenth so that many apps started
+ * together do not probe in lockstep; probes go through the process-wide
+ * budget, and a target whose previous probe is still queued or in flight is
+ * skipped, so a slow target never piles up probes.
  */
 import { systemClock, type Clock, type Timer } from "../clock.ts";
 import type { HealthConfig } from "../config/types.ts";
-import { errorCode } from "../errors.ts";
+import { isLocalError } from "../limits.ts";
 import type { TargetState } from "../pool.ts";
+import { ProbeBudget, sharedBudget } from "./budget.ts";
+import { tcpProbe, type Probe } from "./probe.ts";
 
-/** Probe connects to host:port and resolves null on success or the failure's reason. It never rejects. */
-export type Probe = (host: string, port: number, timeoutMs: number) => Promise<string | null>;
+export type { Probe } from "./probe.ts";
 
-/** tcpProbe is a plain TCP connect: success means the target accepted the connection. */
-export const tcpProbe: Probe = (host, port, timeoutMs) =>
-  new Promise((resolve) => {
-    let settled = false;
-    const settle = (result: string | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(result);
-    };
-    const timer = setTimeout(() => settle(`no connection within ${timeoutMs}ms`), timeoutMs);
-    Bun.connect({
-      hostname: host,
-      port,
-      socket: {
-        open(s) {
-          // A connection that opens after the timeout is still a failed check.
-          if (settled) s.terminate();
-          else {
-            settle(null);
-            s.end();
-          }
-        },
-        data() {},
-        connectError(_s, e) {
-          settle(errorCode(e));
-        },
-        error() {},
-      },
-    }).catch((e: unknown) => settle(errorCode(e)));
-  });
+/** JITTER is the spread of each interval: ±10 %. */
+const JITTER = 0.1;
 
 /** HealthChecker probes every target of a pool each interval and reports each result. */
 export class HealthChecker {
@@ -55,6 +29,8 @@ export class HealthChecker {
     private readonly onResult: (target: TargetState, flipped: boolean) => void,
     private readonly clock: Clock = systemClock,
     private readonly probe: Probe = tcpProbe,
+    private readonly budget: ProbeBudget = sharedBudget,
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** start runs the first round at once, so a dead target is found before much traffic meets it. */
@@ -75,14 +51,25 @@ export class HealthChecker {
     for (const t of this.targets()) {
       if (this.#inflight.has(t)) continue;
       this.#inflight.add(t);
-      void this.probe(t.host, t.port, this.config.timeoutMs).then((error) => {
-        this.#inflight.delete(t);
-        if (!this.#running) return;
-        const { rise, fall } = this.config;
-        const flipped = t.health.observe(error === null, rise, fall, this.clock.now(), error ?? undefined);
-        this.onResult(t, flipped);
-      });
+      this.budget.run(() => this.#check(t));
     }
-    this.#timer = this.clock.setTimeout(() => this.#round(), this.config.intervalMs);
+    const spread = 1 + JITTER * (2 * this.random() - 1);
+    this.#timer = this.clock.setTimeout(() => this.#round(), Math.round(this.config.intervalMs * spread));
+  }
+
+  async #check(t: TargetState): Promise<void> {
+    try {
+      if (!this.#running) return;
+      const error = await this.probe(t.host, t.port, this.config.timeoutMs);
+      // A probe that failed for want of a local fd says nothing about the target.
+      if (!this.#running || (error !== null && isLocalError(error))) return;
+      if (error === null) t.checksPassed++;
+      else t.checksFailed++;
+      const { rise, fall } = this.config;
+      const flipped = t.health.observe(error === null, rise, fall, this.clock.now(), error ?? undefined);
+      this.onResult(t, flipped);
+    } finally {
+      this.#inflight.delete(t);
+    }
   }
 }

@@ -43,6 +43,7 @@ function fakeApp(init: FakeAppInit): App {
     accepted: init.accepted ?? 0,
     rejected: init.rejected ?? 0,
     failed: init.failed ?? 0,
+    localErrors: 0,
   } as unknown as App;
 }
 
@@ -236,7 +237,7 @@ describe("renderMetrics", () => {
   test("with no apps, every family is still declared and per-target ones are empty", () => {
     const x = parse(renderMetrics(view([])));
     for (const [name] of CONTRACT) expect(x.type.has(name)).toBe(true);
-    expect(x.samples.map((s) => s.name).sort()).toEqual(["sluice_abandoned_dials", "sluice_connections_limit", "sluice_draining"]);
+    expect(x.samples.map((s) => s.name).sort()).toEqual(["sluice_abandoned_dials", "sluice_connections_limit", "sluice_draining", "sluice_health_probes_abandoned"]);
   });
 
   test("label values escape backslash, double quote and newline", () => {

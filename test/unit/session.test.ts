@@ -148,7 +148,7 @@ function run(events: readonly Event[]): { r: Rig; t: Truth; played: Event[] } {
 
   for (const e of events) {
     if (s.closed) break;
-    const [side, what] = e === "open" ? ["U", "open"] : (e.split(".") as ["D" | "U", string]);
+    const [side, what] = (e === "open" ? ["U", "open"] : e.split(".")) as ["D" | "U", string];
     if (e === "open") {
       if (t.opened) continue;
       t.opened = true;

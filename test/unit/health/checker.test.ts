@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../helpers/fake-clock.ts";
 import type { HealthConfig } from "../../../src/config/types.ts";
+import { ProbeBudget } from "../../../src/health/budget.ts";
 import { HealthChecker, type Probe } from "../../../src/health/checker.ts";
 import { TargetState } from "../../../src/pool.ts";
 import { formatEndpoint, parseEndpoint, type Endpoint } from "../../../src/target.ts";
@@ -41,7 +42,7 @@ class FakeProbe {
 
 const CONFIG: HealthConfig = { intervalMs: 1000, timeoutMs: 200, rise: 1, fall: 2 };
 
-function setup(addresses: string[], config: Partial<HealthConfig> = {}) {
+function setup(addresses: string[], config: Partial<HealthConfig> = {}, budget = new ProbeBudget(), random = () => 0.5) {
   const targets = addresses.map((a) => new TargetState(parseEndpoint(a) as Endpoint));
   const clock = new FakeClock();
   const probe = new FakeProbe();
@@ -52,6 +53,8 @@ function setup(addresses: string[], config: Partial<HealthConfig> = {}) {
     (t, flipped) => results.push([t.address, flipped]),
     clock,
     probe.probe,
+    budget,
+    random, // 0.5: no jitter, rounds exactly one interval apart
   );
   return { targets, clock, probe, results, checker };
 }
@@ -180,5 +183,48 @@ describe("HealthChecker", () => {
     expect(probe.probed()).toEqual([]);
     clock.advance(1);
     expect(probe.probed()).toEqual(["10.0.0.1:80"]);
+  });
+
+  test("a local shortage (EMFILE) says nothing about the target: no observation, no flip", async () => {
+    const { probe, results, targets, checker } = setup(["10.0.0.1:80"], { fall: 1 });
+    checker.start();
+    await probe.settle("10.0.0.1:80", "EMFILE");
+    expect(results).toEqual([]);
+    expect(targets[0]!.health.healthy).toBe(true);
+  });
+
+  test("rounds are spread by up to a tenth of the interval either way", () => {
+    for (const [r, due] of [[0, 900], [0.25, 950], [0.5, 1000], [1, 1100]] as const) {
+      const { clock, checker } = setup(["10.0.0.1:80"], {}, new ProbeBudget(), () => r);
+      checker.start();
+      expect(clock.dueTimes()).toEqual([due]);
+      checker.stop();
+    }
+  });
+
+  test("probes past the budget wait, first come first served, and start as others settle", async () => {
+    const addresses = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"];
+    const budget = new ProbeBudget(2);
+    const { probe, checker } = setup(addresses, {}, budget);
+    checker.start();
+    expect(probe.probed()).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
+    expect([budget.running, budget.waiting]).toEqual([2, 2]);
+    await probe.settle("10.0.0.2:80", null);
+    await Promise.resolve(); // the budget's finally runs one tick after the check
+    expect(probe.probed()).toEqual(["10.0.0.3:80"]);
+    await probe.settle("10.0.0.1:80", null);
+    await Promise.resolve();
+    expect(probe.probed()).toEqual(["10.0.0.4:80"]);
+    expect([budget.running, budget.waiting]).toEqual([2, 0]);
+  });
+
+  test("20,001 targets: the first round starts only the budget's worth of probes", () => {
+    const addresses = Array.from({ length: 20_001 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:80`);
+    const budget = new ProbeBudget(128);
+    const { probe, checker } = setup(addresses, {}, budget);
+    checker.start();
+    expect(probe.probed()).toHaveLength(128);
+    expect(budget.waiting).toBe(20_001 - 128);
+    checker.stop();
   });
 });
