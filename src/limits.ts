@@ -26,6 +26,48 @@ export function atCap(l: Limits): boolean {
 /** FD_RESERVE is kept back for listeners, health probes, the admin server and the runtime itself. */
 export const FD_RESERVE = 64;
 
+/** FdPlan is the connection cap that fits the fd limit, and what to tell the operator about it. */
+export interface FdPlan {
+  cap: number;
+  /** descriptors kept back for listeners, probes and the runtime. */
+  reserved: number;
+  /** a problem an operator must hear about at start-up, or undefined. */
+  warning?: string;
+  /** the configured max_connections cannot be honoured: --check fails. */
+  overCommitted: boolean;
+}
+
+/** SMALL_CAP is the automatic cap below which start-up warns. */
+export const SMALL_CAP = 100;
+
+/**
+ * planConnections sizes the connection cap. Reserved: FD_RESERVE, one fd per
+ * port, one abandoned probe socket per target and the probes in flight. A
+ * configured cap that does not fit is lowered to what fits, never kept:
+ * running out of fds makes Bun's accept loop spin.
+ */
+export function planConnections(fdLimit: number | undefined, ports: number, targets: number, configured: number | undefined, probesInFlight: number): FdPlan {
+  const reserved = FD_RESERVE + ports + targets + Math.min(targets, probesInFlight);
+  if (fdLimit === undefined) return { cap: configured ?? 100_000, reserved, overCommitted: false };
+  const fits = connectionCap(fdLimit, reserved);
+  const raise = "raise the limit (ulimit -n, or LimitNOFILE under systemd)";
+  if (configured !== undefined) {
+    if (configured <= fits) return { cap: configured, reserved, overCommitted: false };
+    const need = 2 * configured + reserved;
+    return {
+      cap: fits,
+      reserved,
+      overCommitted: true,
+      warning: `max_connections = ${configured} needs ${need} file descriptors but the limit is ${fdLimit}: capped at ${fits}; ${raise} to at least ${need}, or lower max_connections`,
+    };
+  }
+  const warning =
+    fits < SMALL_CAP
+      ? `the file descriptor limit ${fdLimit} leaves room for only ${fits} connection${fits === 1 ? "" : "s"} after ${ports} ports and ${targets} targets; ${raise}`
+      : undefined;
+  return { cap: fits, reserved, overCommitted: false, warning };
+}
+
 /** connectionCap is the number of sessions that fit in `fdLimit` descriptors beside `reserved` others. */
 export function connectionCap(fdLimit: number, reserved: number): number {
   return Math.max(1, Math.floor((fdLimit - reserved) / 2));

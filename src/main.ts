@@ -9,7 +9,7 @@ import { formatDuration } from "./config/duration.ts";
 import { ConfigError, SluiceError } from "./errors.ts";
 import { logger, setLogLevel } from "./log.ts";
 import { readFdLimit } from "./limits.ts";
-import { Proxy } from "./proxy.ts";
+import { fdPlan, Proxy } from "./proxy.ts";
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -53,6 +53,9 @@ async function main(): Promise<void> {
     fail(describe(e));
   }
   if (opts.check) {
+    const plan = fdPlan(config, await readFdLimit());
+    if (plan.warning !== undefined) process.stderr.write(`sluice: ${plan.overCommitted ? "" : "warning: "}${plan.warning}\n`);
+    if (plan.overCommitted) process.exit(1);
     process.stdout.write(summarize(config) + "\n");
     return;
   }

@@ -8,7 +8,8 @@ import type { Server } from "bun";
 import { startAdmin } from "./admin.ts";
 import { App, type Shared } from "./app.ts";
 import type { Config } from "./config/types.ts";
-import { connectionCap, FD_RESERVE, type Limits } from "./limits.ts";
+import { MAX_PROBES_IN_FLIGHT } from "./health/budget.ts";
+import { planConnections, type FdPlan, type Limits } from "./limits.ts";
 import { SluiceError } from "./errors.ts";
 import { Listener } from "./listener.ts";
 import type { Logger } from "./log.ts";
@@ -20,6 +21,13 @@ const DIAL_SWEEP_MS = 50;
 /** IDLE_SWEEP_MS is the granularity of idle timeouts. */
 const IDLE_SWEEP_MS = 1000;
 const DRAIN_POLL_MS = 25;
+
+/** fdPlan sizes the connection cap of `config` under `fdLimit` (see planConnections). */
+export function fdPlan(config: Config, fdLimit: number | undefined): FdPlan {
+  const ports = config.apps.reduce((n, a) => n + a.ports.length, 0);
+  const targets = config.apps.reduce((n, a) => n + a.targets.length, 0);
+  return planConnections(fdLimit, ports, targets, config.maxConnections, MAX_PROBES_IN_FLIGHT);
+}
 
 export class Proxy implements ProxyView {
   readonly apps = new Map<string, App>();
@@ -65,11 +73,9 @@ export class Proxy implements ProxyView {
   }
 
   #capFor(config: Config): number {
-    if (config.maxConnections !== undefined) return config.maxConnections;
-    if (this.#fdLimit === undefined) return 100_000;
-    const ports = config.apps.reduce((n, a) => n + a.ports.length, 0);
-    const targets = config.apps.reduce((n, a) => n + a.targets.length, 0);
-    return connectionCap(this.#fdLimit, FD_RESERVE + ports + targets);
+    const plan = fdPlan(config, this.#fdLimit);
+    if (plan.warning !== undefined) this.log.warn(plan.warning);
+    return plan.cap;
   }
 
   /**

@@ -5,7 +5,9 @@
  */
 import { expect, test } from "bun:test";
 import { connect, echoBackend, exchange, freePort, withTimeout, type Client } from "../helpers/net.ts";
-import { appToml, poll, startSluice } from "../helpers/sluice.ts";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { appToml, BINARY, poll, startSluice, tempDir } from "../helpers/sluice.ts";
 
 test("past max_connections new clients are closed at once and counted; the rest keep working", async () => {
   using b = echoBackend();
@@ -66,3 +68,19 @@ test("without max_connections the cap is derived from the fd limit", async () =>
   await poll(() => sl.status(), (s) => s.connections.active === 0, 10_000, "all sessions to close");
   expect(await exchange(port, "after")).toBe("after");
 }, 30_000);
+
+test("--check refuses a max_connections the fd limit cannot honour, naming the fds it needs", async () => {
+  const dir = tempDir();
+  const path = join(dir, "c.toml");
+  writeFileSync(path, `max_connections = 100000\n` + appToml("a", [freePort()], ["127.0.0.1:1"]));
+  const proc = Bun.spawn(["sh", "-c", `ulimit -n 1024 && exec "$0" --check -c "$1"`, BINARY, path], { stdout: "pipe", stderr: "pipe" });
+  try {
+    const [stderr, code] = await withTimeout(Promise.all([new Response(proc.stderr).text(), proc.exited]), 10_000, "sluice --check");
+    expect(code).toBe(1);
+    expect(stderr).toContain("max_connections = 100000 needs");
+    expect(stderr).not.toContain("    at ");
+  } finally {
+    proc.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

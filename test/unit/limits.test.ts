@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { atCap, connectionCap, FD_RESERVE, readFdLimit } from "../../src/limits.ts";
+import { atCap, connectionCap, FD_RESERVE, planConnections, readFdLimit } from "../../src/limits.ts";
 
 describe("connectionCap", () => {
   const rows: [fdLimit: number, reserved: number, cap: number][] = [
@@ -56,4 +56,33 @@ describe("atCap", () => {
       expect(atCap({ active, abandonedDials, maxConnections })).toBe(full);
     });
   }
+});
+
+describe("planConnections", () => {
+  test("no fd limit known: the configured cap, or 100,000", () => {
+    expect(planConnections(undefined, 1, 1, undefined, 128).cap).toBe(100_000);
+    expect(planConnections(undefined, 1, 1, 5, 128).cap).toBe(5);
+  });
+
+  test("reserves 64 + ports + targets + probes in flight (at most one per target)", () => {
+    expect(planConnections(1024, 1, 1, undefined, 128)).toEqual({ cap: 478, reserved: 67, overCommitted: false, warning: undefined });
+    expect(planConnections(100_000, 10, 500, undefined, 128).reserved).toBe(64 + 10 + 500 + 128);
+  });
+
+  test("a configured cap that fits is kept", () => {
+    expect(planConnections(1024, 1, 1, 478, 128)).toEqual({ cap: 478, reserved: 67, overCommitted: false });
+  });
+
+  test("a configured cap that does not fit is lowered, with the number of fds it would need", () => {
+    const p = planConnections(1024, 1, 1, 10_000, 128);
+    expect([p.cap, p.overCommitted]).toEqual([478, true]);
+    expect(p.warning).toContain("20067");
+  });
+
+  test("10,000 ports under 1024 fds: the automatic cap of 1 is said out loud", () => {
+    const p = planConnections(1024, 10_000, 1, undefined, 128);
+    expect(p.cap).toBe(1);
+    expect(p.overCommitted).toBe(false);
+    expect(p.warning).toContain("only 1 connection");
+  });
 });
