@@ -1,7 +1,7 @@
 /**
  * @module limits: the process-wide connection cap.
  * Each session holds two file descriptors, and Bun's accept loop spins
- * without a word once the fd table is full (BUN-NOTES §5), so the cap keeps
+ * without a word once the fd table is full (docs/BUN-SOCKETS.md), so the cap keeps
  * the table from ever filling: clients past it are closed at once.
  */
 

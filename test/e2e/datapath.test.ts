@@ -57,7 +57,7 @@ test("target half-close: the target finishes first and the client can still send
       s.shutdown();
     },
     data: (_s, d) => void (afterFin += d.toString()),
-    // After its own shutdown() a Bun socket sees the peer's FIN as close (BUN-NOTES §2).
+    // After its own shutdown() a Bun socket sees the peer's FIN as close (docs/BUN-SOCKETS.md).
     close: () => afterFin && targetDone(),
   });
   const port = freePort();

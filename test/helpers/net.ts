@@ -77,7 +77,7 @@ export function backend(h: Handlers, port = 0): Backend {
 
 /**
  * writeAll writes `data` to a Bun socket, queueing what write() does not take
- * and finishing on drain, as Bun buffers nothing itself (BUN-NOTES §1).
+ * and finishing on drain, as Bun buffers nothing itself (docs/BUN-SOCKETS.md).
  */
 export class Writer {
   #queue: Uint8Array[] = [];
