@@ -1,0 +1,76 @@
+/**
+ * The admin API answers odd but real requests without a 5xx: HTTP/1.0 without
+ * Host (HAProxy's httpchk), CONNECT, absolute-form targets, unknown methods.
+ * docs/ADMIN-HTTP.md records what Bun.serve answers before our handler runs.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { deadPort, freePort } from "../helpers/net.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+import { appToml, startSluice, type Sluice } from "../helpers/sluice.ts";
+
+let sl: Sluice;
+let admin = 0;
+
+beforeAll(async () => {
+  admin = freePort();
+  sl = await startSluice(
+    `bind = "127.0.0.1"\n[health]\ninterval = "1h"\n[admin]\nlisten = "127.0.0.1:${admin}"\n` + appToml("web", [freePort()], [`127.0.0.1:${deadPort()}`]),
+    { adminPort: admin },
+  );
+});
+
+afterAll(async () => {
+  await sl?.[Symbol.asyncDispose]();
+});
+
+/** one sends a single raw request, half-closes and returns the one reply's status, headers and body. */
+async function one(request: string) {
+  const r = await rawRequest(admin, request);
+  expect(r.timedOut).toBe(false);
+  expect(r.statuses).toHaveLength(1);
+  const text = r.bytes.toString("latin1");
+  const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+  return { status: r.statuses[0], head: head.toLowerCase(), body };
+}
+
+describe("admin answers what Bun.serve hands it without a 5xx", () => {
+  // [name, raw request, status, text the body must contain]
+  const rows: [string, string, number, string?][] = [
+    ["HTTP/1.0 without Host (HAProxy httpchk)", "GET /healthz HTTP/1.0\r\n\r\n", 200, "ok"],
+    ["HTTP/1.0 with Host", "GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n", 200, "ok"],
+    ["HTTP/1.0 /status without Host", "GET /status HTTP/1.0\r\n\r\n", 200, `"draining":false`],
+    ["query string without Host", "GET /healthz?full=1 HTTP/1.0\r\n\r\n", 200, "ok"],
+    ["absolute-form target", "GET http://example.invalid/healthz HTTP/1.1\r\nHost: x\r\n\r\n", 200, "ok"],
+    ["absolute-form target without Host", "GET http://example.invalid/metrics HTTP/1.0\r\n\r\n", 200, "sluice_draining 0"],
+    ["a Host that is not a host", "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", 200, "ok"],
+    ["a Host with an open bracket", "GET /healthz HTTP/1.1\r\nHost: [::1\r\n\r\n", 200, "ok"],
+    ["an empty Host", "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", 200, "ok"],
+    ["CONNECT with Host", "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n", 405],
+    ["CONNECT without Host", "CONNECT 127.0.0.1:80 HTTP/1.0\r\n\r\n", 405],
+    ["POST", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405],
+    ["TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405],
+    ["unknown path", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404],
+    ["unknown path without Host", "GET /nope HTTP/1.0\r\n\r\n", 404],
+    ["OPTIONS * (Bun's parser)", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+    ["HTTP/1.1 without Host (Bun's parser)", "GET /healthz HTTP/1.1\r\n\r\n", 400],
+  ];
+  for (const [name, request, status, contains] of rows) {
+    test(name, async () => {
+      const r = await one(request);
+      expect(r.status).toBe(status);
+      if (status === 405) expect(r.head).toContain("allow: get, head");
+      if (contains !== undefined) expect(r.body).toContain(contains);
+    });
+  }
+
+  test("HEAD /healthz without Host answers 200 with no body", async () => {
+    const r = await one("HEAD /healthz HTTP/1.0\r\n\r\n");
+    expect(r.status).toBe(200);
+    expect(r.body).toBe("");
+  });
+
+  test("none of it was logged as a failure to answer", () => {
+    expect(sl.output()).not.toContain("cannot answer");
+    expect(sl.output()).not.toMatch(/^\s+at /m);
+  });
+});
