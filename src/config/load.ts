@@ -6,7 +6,15 @@
 import * as v from "valibot";
 import { ConfigError, type ConfigIssue, SluiceError } from "../errors.ts";
 import { isPort, parseEndpoint } from "../target.ts";
-import { DEFAULT_ADMIN_LISTEN, isTable, SeedDocSchema, type TomlDoc, TomlDocSchema } from "./schema.ts";
+import {
+  DEFAULT_ADMIN_LISTEN,
+  isTable,
+  PROTOTYPE_KEYS,
+  SeedDocSchema,
+  type TomlDoc,
+  TomlDocSchema,
+  UNKNOWN_KEY,
+} from "./schema.ts";
 import type { Config } from "./types.ts";
 
 /** The key names cross-field checks use: lowercase for TOML, capitalised for the seed JSON. */
@@ -120,6 +128,7 @@ function check(doc: unknown, file: string | undefined): Config {
     if (result.success) tomlDoc = result.output;
     else issues.push(...result.issues.map(toIssue));
   }
+  issues.push(...prototypeKeys(doc, seed ? SEED_KEYS : TOML_KEYS));
   issues.push(...crossCheck(doc, seed ? SEED_KEYS : TOML_KEYS));
   if (issues.length > 0) throw new ConfigError(issues, file);
   if (seed) {
@@ -172,6 +181,27 @@ function formatPath(keys: unknown[]): string {
     else out += `[${JSON.stringify(String(key))}]`;
   }
   return out;
+}
+
+/**
+ * prototypeKeys reports `__proto__`, `constructor` and `prototype` as unknown
+ * keys in every table the schema knows (the top level, [defaults], [health],
+ * [admin] and each app), because valibot skips them without an issue.
+ */
+function prototypeKeys(doc: unknown, k: Keys): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const visit = (table: unknown, at: (string | number)[]) => {
+    if (!isTable(table)) return;
+    for (const key of PROTOTYPE_KEYS) {
+      if (Object.hasOwn(table, key)) issues.push({ path: formatPath([...at, key]), message: UNKNOWN_KEY });
+    }
+  };
+  visit(doc, []);
+  if (!isTable(doc)) return issues;
+  if (k === TOML_KEYS) for (const name of ["defaults", "health", "admin"]) visit(doc[name], [name]);
+  const apps = doc[k.apps];
+  if (Array.isArray(apps)) apps.forEach((app: unknown, i) => visit(app, [k.apps, i]));
+  return issues;
 }
 
 /**

@@ -12,6 +12,16 @@ import { BALANCERS } from "./types.ts";
 /** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
 export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
 
+/** UNKNOWN_KEY is the message for a key the schema does not know, wherever it is found. */
+export const UNKNOWN_KEY = "unknown key";
+
+/**
+ * PROTOTYPE_KEYS are keys valibot skips without a word when it looks for
+ * unknown keys (its guard against prototype pollution), so table() never
+ * reports them; load.ts does. Both parsers make them plain own properties.
+ */
+export const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype"] as const;
+
 /** APP_NAME: the name becomes a Prometheus label value and a log tag, so keep it plain. */
 export const APP_NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -47,7 +57,7 @@ const got =
 function table<const E extends v.ObjectEntries>(entries: E, what = "a table") {
   const schema = v.pipe(
     v.custom<Record<string, unknown>>(isTable, got(what)),
-    v.objectWithRest(entries, v.never("unknown key"), (issue) =>
+    v.objectWithRest(entries, v.never(UNKNOWN_KEY), (issue) =>
       issue.input === undefined ? "required" : got(what)(issue),
     ),
   );

@@ -144,6 +144,14 @@ describe("invalid configs report each problem at its key path", () => {
     ["admin listen without port", `[admin]\nlisten = "127.0.0.1"\n${APP}`, [["admin.listen", "127.0.0.1"]]],
     ["admin listen not a string", `[admin]\nlisten = 9900\n${APP}`, [["admin.listen", "9900"]]],
     ["admin port clashes with an app port", `[admin]\nlisten = "127.0.0.1:5001"\n${APP}`, [["admin.listen", "5001"]]],
+    ["__proto__ at the top", `__proto__ = 1\n${APP}`, [["__proto__", "unknown key"]]],
+    ["__proto__ as a table", `[__proto__]\nx = 1\n${APP}`, [["__proto__", "unknown key"]]],
+    ["constructor and prototype at the top", `constructor = 1\nprototype = "x"\n${APP}`, [["constructor", "unknown key"], ["prototype", "unknown key"]]],
+    ["__proto__ in [defaults]", `[defaults]\n__proto__ = { balancer = "p2c" }\n${APP}`, [["defaults.__proto__", "unknown key"]]],
+    ["constructor in [health]", `[health]\nconstructor = 1\n${APP}`, [["health.constructor", "unknown key"]]],
+    ["prototype in [admin]", `[admin]\nprototype = "x"\n${APP}`, [["admin.prototype", "unknown key"]]],
+    ["__proto__ in an app", `${APP}__proto__ = 1\n`, [["apps[0].__proto__", "unknown key"]]],
+    ["prototype keys beside other problems", `constructor = 1\n${APP}prototype = 1\nports = 2\n`.replace("ports = [5001]\n", ""), [["constructor"], ["apps[0].prototype"], ["apps[0].ports"]]],
     ["apps missing", `bind = "0.0.0.0"`, [["apps"]]],
     ["apps written as a table", `[apps]\nname = "web"`, [["apps", "table"]]],
     ["an empty file", ``, [["apps"]]],
@@ -263,6 +271,24 @@ describe("seed JSON errors use its capitalised key paths", () => {
       expect(err.issues.map((i) => i.path).sort()).toEqual([...paths].sort());
     });
   }
+});
+
+describe("prototype keys", () => {
+  test("JSON reports them at their paths, in the TOML shape and the seed", () => {
+    const shaped = `{"__proto__": 1, "apps": [{"name": "a", "ports": [1], "targets": ["h:1"], "constructor": {}}], "health": {"prototype": 2}}`;
+    expect(invalid(shaped, "json").issues.map((i) => i.path).sort()).toEqual(["__proto__", "apps[0].constructor", "health.prototype"]);
+    const seed = `{"Apps": [{"Name": "a", "Ports": [1], "Targets": ["h:1"], "__proto__": {"Name": "b"}}], "constructor": 1}`;
+    expect(invalid(seed, "json").issues.map((i) => i.path).sort()).toEqual(["Apps[0].__proto__", "constructor"]);
+  });
+
+  test("both parsers make them own properties and change no prototype", () => {
+    for (const doc of [Bun.TOML.parse(`__proto__ = { polluted = 1 }`), JSON.parse(`{"__proto__": {"polluted": 1}}`)] as object[]) {
+      expect(Object.hasOwn(doc, "__proto__")).toBe(true);
+      expect(Object.getPrototypeOf(doc)).toBe(Object.prototype);
+    }
+    invalid(`[defaults]\n__proto__ = { polluted = 1 }\n${APP}`);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });
 
 describe("syntax errors", () => {
