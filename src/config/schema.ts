@@ -12,6 +12,11 @@ import { BALANCERS } from "./types.ts";
 /** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
 export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
 
+/** MAX_RISE_FALL bounds `rise` and `fall`: more checks in a row than this is a typo, not a policy. */
+export const MAX_RISE_FALL = 100;
+/** MAX_CONNECTIONS bounds `max_connections`, top-level and per app (each costs two fds). */
+export const MAX_CONNECTIONS = 10_000_000;
+
 /** UNKNOWN_KEY is the message for a key the schema does not know, wherever it is found. */
 export const UNKNOWN_KEY = "unknown key";
 
@@ -100,10 +105,17 @@ function endpoint() {
   );
 }
 
-const positiveInt = v.pipe(
-  v.number(got("an integer >= 1")),
-  v.check((n) => Number.isInteger(n) && n >= 1, got("an integer >= 1")),
-);
+/** intIn reads an integer from `min` to `max`, so 1e308, 1.5 and -0 are reported, not clamped. */
+function intIn(min: number, max: number) {
+  const what = `an integer ${min}-${max.toLocaleString("en-US")}`;
+  return v.pipe(
+    v.number(got(what)),
+    v.check((n) => Number.isInteger(n) && n >= min && n <= max, got(what)),
+  );
+}
+
+const riseFall = intIn(1, MAX_RISE_FALL);
+const connectionCap = intIn(1, MAX_CONNECTIONS);
 
 const balancer = v.picklist(
   BALANCERS,
@@ -150,7 +162,7 @@ const appsOf = <T extends v.GenericSchema>(app: T) =>
 export const TomlDocSchema = table({
   bind: v.optional(bindHost, "0.0.0.0"),
   shutdown_timeout: v.optional(duration(true), "30s"),
-  max_connections: v.optional(positiveInt),
+  max_connections: v.optional(connectionCap),
   defaults: v.optional(
     table({
       balancer: v.optional(balancer, "least-connections"),
@@ -163,8 +175,8 @@ export const TomlDocSchema = table({
     table({
       interval: v.optional(duration(false), "30s"),
       timeout: v.optional(duration(false), "2s"),
-      rise: v.optional(positiveInt, 1),
-      fall: v.optional(positiveInt, 1),
+      rise: v.optional(riseFall, 1),
+      fall: v.optional(riseFall, 1),
     }),
     {},
   ),

@@ -144,6 +144,16 @@ describe("invalid configs report each problem at its key path", () => {
     ["admin listen without port", `[admin]\nlisten = "127.0.0.1"\n${APP}`, [["admin.listen", "127.0.0.1"]]],
     ["admin listen not a string", `[admin]\nlisten = 9900\n${APP}`, [["admin.listen", "9900"]]],
     ["admin port clashes with an app port", `[admin]\nlisten = "127.0.0.1:5001"\n${APP}`, [["admin.listen", "5001"]]],
+    ["rise 1e308", `[health]\nrise = 1e308\n${APP}`, [["health.rise", "1e+308"]]],
+    ["rise 101", `[health]\nrise = 101\n${APP}`, [["health.rise", "101"]]],
+    ["fall -1", `[health]\nfall = -1\n${APP}`, [["health.fall", "-1"]]],
+    ["fall inf", `[health]\nfall = inf\n${APP}`, [["health.fall", "Infinity"]]],
+    ["fall nan", `[health]\nfall = nan\n${APP}`, [["health.fall", "NaN"]]],
+    ["max_connections 1e308", `max_connections = 1e308\n${APP}`, [["max_connections", "1e+308"]]],
+    ["max_connections over 10,000,000", `max_connections = 10_000_001\n${APP}`, [["max_connections", "10000001"]]],
+    ["max_connections -0", `max_connections = -0\n${APP}`, [["max_connections", "1-10,000,000"]]],
+    ["max_connections 1.5", `max_connections = 1.5\n${APP}`, [["max_connections", "1.5"]]],
+    ["max_connections as a string", `max_connections = "100"\n${APP}`, [["max_connections", `"100"`]]],
     ["__proto__ at the top", `__proto__ = 1\n${APP}`, [["__proto__", "unknown key"]]],
     ["__proto__ as a table", `[__proto__]\nx = 1\n${APP}`, [["__proto__", "unknown key"]]],
     ["constructor and prototype at the top", `constructor = 1\nprototype = "x"\n${APP}`, [["constructor", "unknown key"], ["prototype", "unknown key"]]],
@@ -288,6 +298,14 @@ describe("prototype keys", () => {
     }
     invalid(`[defaults]\n__proto__ = { polluted = 1 }\n${APP}`);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("bounds accept their limits", () => {
+  test("rise and fall 100, max_connections 10,000,000", () => {
+    const c = parseConfigText(`max_connections = 10_000_000\n[health]\nrise = 100\nfall = 100\n${APP}`, "toml");
+    expect(c.health).toMatchObject({ rise: 100, fall: 100 });
+    expect(c.maxConnections).toBe(10_000_000);
   });
 });
 
