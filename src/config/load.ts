@@ -150,6 +150,7 @@ function resolve(doc: TomlDoc): Config {
     bind: doc.bind,
     shutdownTimeoutMs: doc.shutdown_timeout,
     maxConnections: doc.max_connections,
+    bufferSize: doc.buffer_size,
     health: {
       intervalMs: doc.health.interval,
       timeoutMs: doc.health.timeout,
@@ -164,6 +165,8 @@ function resolve(doc: TomlDoc): Config {
       balancer: app.balancer ?? d.balancer,
       connectTimeoutMs: app.connect_timeout ?? d.connect_timeout,
       idleTimeoutMs: app.idle_timeout ?? d.idle_timeout,
+      bufferSize: app.buffer_size ?? doc.buffer_size,
+      maxConnections: app.max_connections,
     })),
   };
 }

@@ -7,10 +7,20 @@
 import * as v from "valibot";
 import { type Endpoint, isPort, parseEndpoint } from "../target.ts";
 import { parseDuration } from "./duration.ts";
+import { formatSize, parseSize } from "./size.ts";
 import { BALANCERS } from "./types.ts";
 
 /** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
 export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
+
+/**
+ * DEFAULT_BUFFER_SIZE is `buffer_size` when the config sets none, in bytes:
+ * how much one direction of a connection may queue for a slow receiver.
+ */
+export const DEFAULT_BUFFER_SIZE = 64 * 1024;
+/** MIN_BUFFER_SIZE and MAX_BUFFER_SIZE bound `buffer_size`, in bytes. */
+export const MIN_BUFFER_SIZE = 1024;
+export const MAX_BUFFER_SIZE = 64 * 1024 * 1024;
 
 /** MAX_RISE_FALL bounds `rise` and `fall`: more checks in a row than this is a typo, not a policy. */
 export const MAX_RISE_FALL = 100;
@@ -105,6 +115,25 @@ function endpoint() {
   );
 }
 
+/** size reads a size string ("64KiB") into bytes, between `min` and `max` bytes. */
+function size(min: number, max: number) {
+  return v.pipe(
+    v.string(got(`a size such as "64KiB"`)),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const bytes = parseSize(dataset.value);
+      if (typeof bytes === "string") {
+        addIssue({ message: bytes });
+        return NEVER;
+      }
+      if (bytes < min || bytes > max) {
+        addIssue({ message: `${JSON.stringify(dataset.value)} is out of range (${formatSize(min)} to ${formatSize(max)})` });
+        return NEVER;
+      }
+      return bytes;
+    }),
+  );
+}
+
 /** intIn reads an integer from `min` to `max`, so 1e308, 1.5 and -0 are reported, not clamped. */
 function intIn(min: number, max: number) {
   const what = `an integer ${min}-${max.toLocaleString("en-US")}`;
@@ -116,6 +145,7 @@ function intIn(min: number, max: number) {
 
 const riseFall = intIn(1, MAX_RISE_FALL);
 const connectionCap = intIn(1, MAX_CONNECTIONS);
+const bufferSize = size(MIN_BUFFER_SIZE, MAX_BUFFER_SIZE);
 
 const balancer = v.picklist(
   BALANCERS,
@@ -163,6 +193,7 @@ export const TomlDocSchema = table({
   bind: v.optional(bindHost, "0.0.0.0"),
   shutdown_timeout: v.optional(duration(true), "30s"),
   max_connections: v.optional(connectionCap),
+  buffer_size: v.optional(bufferSize, formatSize(DEFAULT_BUFFER_SIZE)),
   defaults: v.optional(
     table({
       balancer: v.optional(balancer, "least-connections"),
@@ -189,6 +220,8 @@ export const TomlDocSchema = table({
       balancer: v.optional(balancer),
       connect_timeout: v.optional(duration(false)),
       idle_timeout: v.optional(duration(true)),
+      buffer_size: v.optional(bufferSize),
+      max_connections: v.optional(connectionCap),
     }),
   ),
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loadConfig, parseConfig, parseConfigText, summarize } from "../../src/config/index.ts";
+import { DEFAULT_BUFFER_SIZE, loadConfig, parseConfig, parseConfigText, summarize } from "../../src/config/index.ts";
 import { ConfigError, SluiceError } from "../../src/errors.ts";
 
 const APP = `[[apps]]\nname = "web"\nports = [5001]\ntargets = ["127.0.0.1:9001"]\n`;
@@ -47,6 +47,7 @@ describe("valid configs", () => {
       bind: "0.0.0.0",
       shutdownTimeoutMs: 30_000,
       maxConnections: undefined,
+      bufferSize: DEFAULT_BUFFER_SIZE,
       health: { intervalMs: 30_000, timeoutMs: 2_000, rise: 1, fall: 1 },
       admin: undefined,
       apps: [
@@ -57,9 +58,12 @@ describe("valid configs", () => {
           balancer: "least-connections",
           connectTimeoutMs: 2_000,
           idleTimeoutMs: 0,
+          bufferSize: DEFAULT_BUFFER_SIZE,
+          maxConnections: undefined,
         },
       ],
     });
+    expect(DEFAULT_BUFFER_SIZE).toBe(64 * 1024);
   });
 
   test("every key set, with per-app overrides", () => {
@@ -67,6 +71,7 @@ describe("valid configs", () => {
       `bind = "::"
 shutdown_timeout = "0s"
 max_connections = 500
+buffer_size = "1MiB"
 [defaults]
 balancer = "p2c"
 connect_timeout = "500ms"
@@ -85,6 +90,8 @@ targets = ["127.0.0.1:9001", "localhost:9002", "[::1]:9003"]
 balancer = "round-robin"
 connect_timeout = "1s"
 idle_timeout = "5m"
+buffer_size = "16KB"
+max_connections = 100
 [[apps]]
 name = "inherits"
 ports = [6001]
@@ -95,12 +102,13 @@ targets = ["db.internal:5432"]
     expect(c.bind).toBe("::");
     expect(c.shutdownTimeoutMs).toBe(0);
     expect(c.maxConnections).toBe(500);
+    expect(c.bufferSize).toBe(1_048_576);
     expect(c.health).toEqual({ intervalMs: 5_000, timeoutMs: 1_500, rise: 2, fall: 3 });
     expect(c.admin).toEqual({ host: "::1", port: 9901, address: "[::1]:9901" });
     const [a, b] = c.apps;
-    expect(a).toMatchObject({ balancer: "round-robin", connectTimeoutMs: 1_000, idleTimeoutMs: 300_000 });
+    expect(a).toMatchObject({ balancer: "round-robin", connectTimeoutMs: 1_000, idleTimeoutMs: 300_000, bufferSize: 16_000, maxConnections: 100 });
     expect(a?.targets.map((t) => t.address)).toEqual(["127.0.0.1:9001", "localhost:9002", "[::1]:9003"]);
-    expect(b).toMatchObject({ balancer: "p2c", connectTimeoutMs: 500, idleTimeoutMs: 60_000 });
+    expect(b).toMatchObject({ balancer: "p2c", connectTimeoutMs: 500, idleTimeoutMs: 60_000, bufferSize: 1_048_576, maxConnections: undefined });
     expect(summarize(c)).toBe("config ok: 2 apps, 3 ports, 4 targets, admin on [::1]:9901");
   });
 
@@ -154,6 +162,17 @@ describe("invalid configs report each problem at its key path", () => {
     ["max_connections -0", `max_connections = -0\n${APP}`, [["max_connections", "1-10,000,000"]]],
     ["max_connections 1.5", `max_connections = 1.5\n${APP}`, [["max_connections", "1.5"]]],
     ["max_connections as a string", `max_connections = "100"\n${APP}`, [["max_connections", `"100"`]]],
+    ["app max_connections 0", `${APP}max_connections = 0\n`, [["apps[0].max_connections", "0"]]],
+    ["app max_connections over 10,000,000", `${APP}max_connections = 20_000_000\n`, [["apps[0].max_connections", "20000000"]]],
+    ["max_connections is not a [defaults] key", `[defaults]\nmax_connections = 5\n${APP}`, [["defaults.max_connections", "unknown key"]]],
+    ["buffer_size a bare number string", `buffer_size = "65536"\n${APP}`, [["buffer_size", "65536"]]],
+    ["buffer_size a number", `buffer_size = 65536\n${APP}`, [["buffer_size", "65536"]]],
+    ["buffer_size below 1KiB", `buffer_size = "512B"\n${APP}`, [["buffer_size", "512B"]]],
+    ["buffer_size above 64MiB", `buffer_size = "65MiB"\n${APP}`, [["buffer_size", "65MiB"]]],
+    ["buffer_size lowercase unit", `buffer_size = "64kb"\n${APP}`, [["buffer_size", "64kb"]]],
+    ["buffer_size fractional bytes", `buffer_size = "1.0001KiB"\n${APP}`, [["buffer_size", "1.0001KiB"]]],
+    ["app buffer_size out of range", `${APP}buffer_size = "1GiB"\n`, [["apps[0].buffer_size", "1GiB"]]],
+    ["buffer_size is not a [defaults] key", `[defaults]\nbuffer_size = "64KiB"\n${APP}`, [["defaults.buffer_size", "unknown key"]]],
     ["__proto__ at the top", `__proto__ = 1\n${APP}`, [["__proto__", "unknown key"]]],
     ["__proto__ as a table", `[__proto__]\nx = 1\n${APP}`, [["__proto__", "unknown key"]]],
     ["constructor and prototype at the top", `constructor = 1\nprototype = "x"\n${APP}`, [["constructor", "unknown key"], ["prototype", "unknown key"]]],
@@ -302,10 +321,15 @@ describe("prototype keys", () => {
 });
 
 describe("bounds accept their limits", () => {
-  test("rise and fall 100, max_connections 10,000,000", () => {
-    const c = parseConfigText(`max_connections = 10_000_000\n[health]\nrise = 100\nfall = 100\n${APP}`, "toml");
+  test("rise and fall 100, max_connections 10,000,000, buffer_size 1KiB and 64MiB", () => {
+    const c = parseConfigText(
+      `max_connections = 10_000_000\nbuffer_size = "1KiB"\n[health]\nrise = 100\nfall = 100\n${APP}buffer_size = "64MiB"\nmax_connections = 10_000_000\n`,
+      "toml",
+    );
     expect(c.health).toMatchObject({ rise: 100, fall: 100 });
     expect(c.maxConnections).toBe(10_000_000);
+    expect(c.bufferSize).toBe(1024);
+    expect(c.apps[0]).toMatchObject({ bufferSize: 64 * 1024 * 1024, maxConnections: 10_000_000 });
   });
 });
 

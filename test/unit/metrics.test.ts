@@ -32,6 +32,8 @@ function fakeApp(init: FakeAppInit): App {
     balancer: "round-robin",
     connectTimeoutMs: 2000,
     idleTimeoutMs: 0,
+    bufferSize: 64 * 1024,
+    maxConnections: undefined,
   };
   const bytes = init.bytes ?? { upstream: 0, downstream: 0 };
   return {
