@@ -4,7 +4,7 @@
  */
 
 /** FUZZ_SEED is the fixed seed CI runs with; set SLUICE_FUZZ_SEED to explore others locally. */
-export const FUZZ_SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0x5eed51ce);
+export const FUZZ_SEED = Number(process.env.SLUICE_FUZZ_SEED || 0x5eed51ce);
 
 /**
  * mulberry32 is Tommy Ettinger's 32-bit PRNG: one multiply-xorshift step per
