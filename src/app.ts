@@ -6,7 +6,7 @@ import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
 import type { AppConfig, HealthConfig } from "./config/types.ts";
 import { HealthChecker } from "./health/checker.ts";
-import { atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
+import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -68,6 +68,11 @@ export class App implements SessionHost {
   get limits(): Limits {
     return this.shared.limits;
   }
+  /** the cap on this app's open client connections (see appCap). */
+  get maxConnections(): number {
+    const l = this.shared.limits;
+    return appCap(l.maxConnections, l.apps, this.config.maxConnections);
+  }
 
   start(): void {
     this.checker.start();
@@ -98,7 +103,7 @@ export class App implements SessionHost {
   /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
   accept(sock: Socket<Session>): void {
     const limits = this.shared.limits;
-    if (atCap(limits)) {
+    if (atCap(limits) || this.sessions.size >= this.maxConnections) {
       this.rejected++;
       // A reset, not a FIN: the client must not take an empty stream for a served one.
       sock.terminate();
@@ -106,7 +111,7 @@ export class App implements SessionHost {
     }
     limits.active++;
     this.accepted++;
-    const s = new Session(this, sock, this.config.idleTimeoutMs);
+    const s = new Session(this, sock, this.config.idleTimeoutMs, this.config.bufferSize);
     sock.data = s;
     this.sessions.add(s);
     if (s.idleTimeoutMs > 0) this.shared.idle.add(s);

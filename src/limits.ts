@@ -16,6 +16,22 @@ export interface Limits {
    * a target that drops SYNs takes about two minutes.
    */
   abandonedDials: number;
+  /** live apps, for each app's default share of the cap (appCap). */
+  apps: number;
+}
+
+/**
+ * appCap is how many open client connections one app may hold. An app's own
+ * `max_connections` wins (the process-wide cap still applies on top). Without
+ * one, an app may take the whole cap except a reserve kept for each other
+ * app, a quarter of an even share: one app's idle clients can then never
+ * lock every other app out.
+ */
+export function appCap(global: number, apps: number, configured: number | undefined): number {
+  if (configured !== undefined) return configured;
+  if (apps <= 1) return global;
+  const reserve = Math.floor(global / (4 * apps));
+  return Math.max(1, global - (apps - 1) * reserve);
 }
 
 /** atCap says whether a new session would push the fds in use past the cap. */

@@ -33,6 +33,8 @@ export function statusOf(p: ProxyView) {
       ports: a.config.ports,
       balancer: a.config.balancer,
       active: a.sessions.size,
+      max_connections: a.maxConnections,
+      rejected: a.rejected,
       targets: a.pool.targets.map((t) => ({
         address: t.address,
         healthy: t.health.healthy,

@@ -46,7 +46,7 @@ export class Proxy implements ProxyView {
     fdLimit: number | undefined,
   ) {
     this.#fdLimit = fdLimit;
-    this.limits = { maxConnections: this.#capFor(config), active: 0, abandonedDials: 0 };
+    this.limits = { maxConnections: this.#capFor(config), active: 0, abandonedDials: 0, apps: config.apps.length };
     this.#shared = { limits: this.limits, dials: new Sweeper(DIAL_SWEEP_MS), idle: new Sweeper(IDLE_SWEEP_MS), log };
   }
 
@@ -138,6 +138,7 @@ export class Proxy implements ProxyView {
     for (const [name, app] of apps) this.apps.set(name, app);
     for (const app of created) app.start();
     this.limits.maxConnections = this.#capFor(next);
+    this.limits.apps = next.apps.length;
     this.#reloadAdmin(next, notes);
     this.config = { ...next, bind };
     return notes;

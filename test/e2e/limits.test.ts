@@ -84,3 +84,35 @@ test("--check refuses a max_connections the fd limit cannot honour, naming the f
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("one app's idle clients cannot lock another app out: per-app max_connections and the default share", async () => {
+  using b = echoBackend();
+  const [busy, calm, admin] = [freePort(), freePort(), freePort()];
+  // Global cap 8, two apps: without its own max_connections, each app may hold 8 - 8/(4*2) = 7.
+  await using sl = await startSluice(
+    `bind = "127.0.0.1"\nmax_connections = 8\n[health]\ninterval = "1h"\n[admin]\nlisten = "127.0.0.1:${admin}"\n` +
+      appToml("busy", [busy], [`127.0.0.1:${b.port}`]) +
+      appToml("calm", [calm], [`127.0.0.1:${b.port}`], "max_connections = 2"),
+    { adminPort: admin },
+  );
+  const held: Client[] = [];
+  try {
+    for (let i = 0; i < 7; i++) {
+      const c = await connect(busy);
+      c.writer.write(Buffer.from(`b${i}`));
+      await withTimeout(c.waitFor(2), 5000, "an echo");
+      held.push(c);
+    }
+    const extra = await connect(busy);
+    expect(await withTimeout(extra.closed, 5000, "the 8th busy client to be reset")).toBeDefined();
+    expect(extra.bytes).toBe(0);
+    // The global cap still has a slot, kept for the other app.
+    expect(await exchange(calm, "still served")).toBe("still served");
+    const st = await sl.status();
+    const [bs, cs] = st.apps as unknown as { name: string; max_connections: number; rejected: number }[];
+    expect([bs!.max_connections, bs!.rejected]).toEqual([7, 1]);
+    expect(cs!.max_connections).toBe(2);
+  } finally {
+    for (const c of held) c.socket.terminate();
+  }
+});

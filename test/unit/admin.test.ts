@@ -31,7 +31,7 @@ describe("requestPath", () => {
 describe("adminResponse", () => {
   const view = (draining: boolean): ProxyView => ({
     apps: new Map(),
-    limits: { maxConnections: 10, active: 0, abandonedDials: 0 },
+    limits: { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 },
     draining,
     rejected: 0,
   });

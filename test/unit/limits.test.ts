@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { atCap, connectionCap, FD_RESERVE, planConnections, readFdLimit } from "../../src/limits.ts";
+import { appCap, atCap, connectionCap, FD_RESERVE, planConnections, readFdLimit } from "../../src/limits.ts";
 
 describe("connectionCap", () => {
   const rows: [fdLimit: number, reserved: number, cap: number][] = [
@@ -53,7 +53,7 @@ describe("atCap", () => {
   ];
   for (const [active, abandonedDials, maxConnections, full] of rows) {
     test(`${active} sessions + ${abandonedDials} abandoned dials, cap ${maxConnections}: ${full ? "full" : "room"}`, () => {
-      expect(atCap({ active, abandonedDials, maxConnections })).toBe(full);
+      expect(atCap({ active, abandonedDials, maxConnections, apps: 1 })).toBe(full);
     });
   }
 });
@@ -84,5 +84,23 @@ describe("planConnections", () => {
     expect(p.cap).toBe(1);
     expect(p.overCommitted).toBe(false);
     expect(p.warning).toContain("only 1 connection");
+  });
+});
+
+describe("appCap", () => {
+  test("an app's own max_connections wins", () => {
+    expect(appCap(1000, 3, 50)).toBe(50);
+  });
+  test("one app may use the whole cap", () => {
+    expect(appCap(1000, 1, undefined)).toBe(1000);
+  });
+  test("with several apps, each keeps a quarter of an even share for every other app", () => {
+    // 2 apps: each other app keeps 1000 / 8 = 125, so one app may hold 875.
+    expect(appCap(1000, 2, undefined)).toBe(875);
+    // 10 apps: 25 kept for each of the 9 others.
+    expect(appCap(1000, 10, undefined)).toBe(775);
+  });
+  test("never below 1", () => {
+    expect(appCap(1, 50, undefined)).toBe(1);
   });
 });

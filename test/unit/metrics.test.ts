@@ -46,13 +46,14 @@ function fakeApp(init: FakeAppInit): App {
     rejected: init.rejected ?? 0,
     failed: init.failed ?? 0,
     localErrors: 0,
+    maxConnections: 480,
   } as unknown as App;
 }
 
 function view(apps: App[], extra: { limits?: Limits; draining?: boolean; rejected?: number } = {}): ProxyView {
   return {
     apps: new Map(apps.map((a) => [a.name, a])),
-    limits: extra.limits ?? { maxConnections: 480, active: 0, abandonedDials: 0 },
+    limits: extra.limits ?? { maxConnections: 480, active: 0, abandonedDials: 0, apps: 1 },
     draining: extra.draining ?? false,
     rejected: extra.rejected ?? 0,
   };
@@ -155,7 +156,7 @@ function sample(): { p: ProxyView; web: App; db: App } {
   Object.assign(t1!, { active: 2, total: 30, connectErrors: 0 });
   Object.assign(t2!, { active: 1, total: 9, connectErrors: 4 });
   t2!.health.markDown(1, "ECONNREFUSED");
-  const p = view([web, db], { limits: { maxConnections: 480, active: 3, abandonedDials: 1 }, draining: false, rejected: 2 });
+  const p = view([web, db], { limits: { maxConnections: 480, active: 3, abandonedDials: 1, apps: 2 }, draining: false, rejected: 2 });
   return { p, web, db };
 }
 
@@ -266,6 +267,8 @@ describe("statusOf", () => {
           ports: [5001, 5200],
           balancer: "round-robin",
           active: 3,
+          max_connections: 480,
+          rejected: 2,
           targets: [
             { address: "127.0.0.1:9001", healthy: true, enabled: false, active: 2, total: 30, connect_errors: 0 },
             { address: "[::1]:9002", healthy: false, enabled: true, active: 1, total: 9, connect_errors: 4 },
@@ -276,6 +279,8 @@ describe("statusOf", () => {
           ports: [5432],
           balancer: "round-robin",
           active: 0,
+          max_connections: 480,
+          rejected: 0,
           targets: [{ address: "db.internal:5432", healthy: true, enabled: true, active: 0, total: 0, connect_errors: 0 }],
         },
       ],
@@ -288,7 +293,7 @@ describe("statusOf", () => {
   });
 
   test("draining and an empty proxy", () => {
-    expect(statusOf(view([], { draining: true, limits: { maxConnections: 7, active: 0, abandonedDials: 0 } }))).toEqual({
+    expect(statusOf(view([], { draining: true, limits: { maxConnections: 7, active: 0, abandonedDials: 0, apps: 1 } }))).toEqual({
       draining: true,
       connections: { active: 0, max: 7, rejected: 0, abandoned_dials: 0 },
       apps: [],

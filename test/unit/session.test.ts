@@ -66,7 +66,7 @@ interface Rig {
 }
 
 function makeHost(): Rig["host"] {
-  const limits: Limits = { maxConnections: 10, active: 0, abandonedDials: 0 };
+  const limits: Limits = { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 };
   const target = new TargetState({ host: "127.0.0.1", port: 1, address: "127.0.0.1:1" });
   const closed: Session[] = [];
   const attempts: Attempt[] = [];
