@@ -9,6 +9,22 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { appToml, BINARY, poll, startSluice, tempDir } from "../helpers/sluice.ts";
 
+/**
+ * refused is true when a client to `port` is reset before it gets a byte. The
+ * reset can beat Bun's own open, so the connect itself may fail with it.
+ */
+async function refused(port: number): Promise<boolean> {
+  let c: Client;
+  try {
+    c = await connect(port);
+  } catch {
+    // Bun names this failure inconsistently (ECONNRESET, "Failed to connect"); the port itself is open.
+    return true;
+  }
+  const error = await withTimeout(c.closed, 5000, "the client past the cap to be reset");
+  return error !== undefined && c.bytes === 0;
+}
+
 test("past max_connections new clients are closed at once and counted; the rest keep working", async () => {
   using b = echoBackend();
   const [port, admin] = [freePort(), freePort()];
@@ -24,12 +40,7 @@ test("past max_connections new clients are closed at once and counted; the rest 
     await withTimeout(c.waitFor(2), 5000, "an echo");
     held.push(c);
   }
-  for (let i = 0; i < 2; i++) {
-    const extra = await connect(port);
-    await withTimeout(extra.ended, 5000, "the extra client to be closed");
-    expect(extra.bytes).toBe(0);
-    extra.socket.end();
-  }
+  for (let i = 0; i < 2; i++) expect(await refused(port)).toBe(true);
   const st = await sl.status();
   expect(st.connections).toEqual({ active: 3, max: 3, rejected: 2, abandoned_dials: 0 });
   expect(await (await sl.admin("/metrics")).text()).toContain(`sluice_downstream_rejected_total{app="cap"} 2`);
@@ -103,9 +114,7 @@ test("one app's idle clients cannot lock another app out: per-app max_connection
       await withTimeout(c.waitFor(2), 5000, "an echo");
       held.push(c);
     }
-    const extra = await connect(busy);
-    expect(await withTimeout(extra.closed, 5000, "the 8th busy client to be reset")).toBeDefined();
-    expect(extra.bytes).toBe(0);
+    expect(await refused(busy)).toBe(true);
     // The global cap still has a slot, kept for the other app.
     expect(await exchange(calm, "still served")).toBe("still served");
     const st = await sl.status();
