@@ -24,7 +24,8 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --idle-connections N  connections held by "idle" (default 9800; --quick 2000)
   --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default)
   --nginx-workers N     NGINX worker_processes, a number or auto (default auto)
-  --json PATH           where to write results (default bench-results/<timestamp>.json)`;
+  --json PATH           where to write results (default bench-results/<timestamp>.json)
+  --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare`;
 
 const ROOT = resolve(import.meta.dir, "../..");
 const fail = (msg: string): never => {
@@ -44,6 +45,7 @@ const { values: flags } = parseArgs({
     "haproxy-threads": { type: "string" },
     "nginx-workers": { type: "string" },
     json: { type: "string" },
+    sluice: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -85,7 +87,7 @@ if (!/^(\d+|auto)$/.test(nginxWorkers)) fail(`--nginx-workers must be a number o
 
 // Check every tool up front: skip what is missing with a reason, install nothing.
 let peers = listFlag("peers", flags.peers, PEERS);
-const sluiceBin = join(ROOT, "dist", "sluice");
+const sluiceBin = flags.sluice ?? join(ROOT, "dist", "sluice");
 if (peers.includes("sluice") && !existsSync(sluiceBin)) {
   fail(`${sluiceBin} not found: build it with \`bun run build\` (\`bun run bench\` does), or leave sluice out with --peers`);
 }
