@@ -63,7 +63,7 @@ describe("valid configs", () => {
         },
       ],
     });
-    expect(DEFAULT_BUFFER_SIZE).toBe(64 * 1024);
+    expect(DEFAULT_BUFFER_SIZE).toBe(256 * 1024);
   });
 
   test("every key set, with per-app overrides", () => {
