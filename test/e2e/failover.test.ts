@@ -4,7 +4,8 @@
  * and bringing it back.
  */
 import { afterEach, expect, test } from "bun:test";
-import { blackHole, connect, deadPort, echoBackend, exchange, freePort, nameBackend, withTimeout } from "../helpers/net.ts";
+import { blackHole } from "../helpers/black-hole.ts";
+import { connect, deadPort, echoBackend, exchange, freePort, nameBackend, withTimeout } from "../helpers/net.ts";
 import { appToml, poll, startSluice } from "../helpers/sluice.ts";
 
 const cleanup: (() => unknown)[] = [];

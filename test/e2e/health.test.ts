@@ -4,7 +4,8 @@
  */
 import { readdirSync } from "node:fs";
 import { expect, test } from "bun:test";
-import { blackHole, exchange, freePort, nameBackend, type BlackHole } from "../helpers/net.ts";
+import { blackHole, type BlackHole } from "../helpers/black-hole.ts";
+import { exchange, freePort, nameBackend } from "../helpers/net.ts";
 import { appToml, poll, startSluice } from "../helpers/sluice.ts";
 
 function openFds(pid: number): number {

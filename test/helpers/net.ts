@@ -228,28 +228,3 @@ export async function exchange(port: number, data: string | Uint8Array): Promise
   c.socket.end();
   return c.received().toString();
 }
-
-export interface BlackHole extends AsyncDisposable {
-  port: number;
-}
-
-/**
- * blackHole is a loopback port whose SYNs go unanswered: a listener with a
- * backlog of 0 whose one queue slot is already taken. Bun cannot set a
- * backlog, so a tiny python3 process holds the socket.
- */
-export async function blackHole(): Promise<BlackHole> {
-  const script = "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()";
-  const proc = Bun.spawn(["python3", "-c", script], { stdin: "pipe", stdout: "pipe" });
-  const { value } = await withTimeout(proc.stdout.getReader().read(), 5000, "python3 to listen");
-  const port = Number(new TextDecoder().decode(value).trim());
-  const filler = await Bun.connect({ hostname: HOST, port, socket: { data() {} } });
-  return {
-    port,
-    async [Symbol.asyncDispose]() {
-      filler.terminate();
-      proc.kill("SIGKILL");
-      await proc.exited;
-    },
-  };
-}
