@@ -2,8 +2,11 @@
  * @module chaos/scenarios: the list of scenarios and the paths each runs on.
  */
 import type { Settings, Via } from "./path.ts";
+import { blackHoles } from "./black-hole.ts";
+import { targetKill } from "./kill.ts";
 import { reloadChurn } from "./reload.ts";
 import { clientReset, targetReset } from "./resets.ts";
+import { stalledReaders } from "./stalled.ts";
 import type { Row } from "./tally.ts";
 
 export interface ChaosSettings extends Settings {
@@ -21,7 +24,10 @@ export interface Scenario {
 export const SCENARIOS: readonly Scenario[] = [
   { name: "target-reset", vias: ["direct", "sluice"], run: targetReset },
   { name: "client-reset", vias: ["direct", "sluice"], run: clientReset },
+  { name: "kill-target", vias: ["direct", "sluice"], run: targetKill },
   { name: "reload", vias: ["direct", "sluice"], run: reloadChurn },
+  { name: "black-hole", vias: ["sluice"], run: blackHoles },
+  { name: "stalled", vias: ["sluice"], run: stalledReaders },
 ];
 
 export async function runScenarios(only: string[] | undefined, s: ChaosSettings): Promise<Row[]> {

@@ -60,16 +60,17 @@ export async function run(args: string[], ms = 10_000): Promise<{ code: number; 
 /**
  * startSluice writes `toml` to a temp config and starts the binary on it.
  * `adminPort` must match the config's [admin] listen when the test uses admin().
- * `wrap` runs the binary under another command (e.g. a shell that lowers ulimit).
+ * `wrap` runs the binary under another command (e.g. a shell that lowers ulimit);
+ * `binary` runs another build than dist/sluice.
  */
 export async function startSluice(
   toml: string,
-  opts: { adminPort?: number; wrap?: (argv: string[]) => string[]; ready?: boolean } = {},
+  opts: { adminPort?: number; wrap?: (argv: string[]) => string[]; ready?: boolean; binary?: string } = {},
 ): Promise<Sluice> {
   const dir = tempDir();
   const configPath = join(dir, "config.toml");
   writeFileSync(configPath, toml);
-  const argv = [BINARY, "-c", configPath];
+  const argv = [opts.binary ?? BINARY, "-c", configPath];
   const proc = Bun.spawn(opts.wrap ? opts.wrap(argv) : argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let text = "";
   let waiters: { match: (t: string) => boolean; r: () => void }[] = [];
