@@ -25,7 +25,8 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default)
   --nginx-workers N     NGINX worker_processes, a number or auto (default auto)
   --json PATH           where to write results (default bench-results/<timestamp>.json)
-  --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare`;
+  --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare
+  --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off`;
 
 const ROOT = resolve(import.meta.dir, "../..");
 const fail = (msg: string): never => {
@@ -46,6 +47,7 @@ const { values: flags } = parseArgs({
     "nginx-workers": { type: "string" },
     json: { type: "string" },
     sluice: { type: "string" },
+    "buffer-size": { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -114,6 +116,7 @@ if (workloads.length === 0) fail("no workload can run");
 const peerOptions: PeerOptions = {
   tmp: mkdtempSync(join(os.tmpdir(), "sluice-bench-")),
   sluiceBin,
+  sluiceTop: flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : "",
   haproxyThreads,
   nginxWorkers,
   nginxStreamModule: streamModule ?? "",

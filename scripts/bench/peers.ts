@@ -16,6 +16,8 @@ export interface PeerOptions {
   /** Temp dir that holds configs and logs. */
   tmp: string;
   sluiceBin: string;
+  /** top-level lines added to sluice's config (e.g. buffer_size). */
+  sluiceTop?: string;
   /** HAProxy `nbthread`. */
   haproxyThreads: number;
   /** nginx `worker_processes`: a number or "auto". */
@@ -65,7 +67,7 @@ function command(name: Exclude<PeerName, "direct">, port: number, backend: numbe
   };
   switch (name) {
     case "sluice":
-      return [opts.sluiceBin, "-c", conf("sluice.toml", sluiceToml(port, backend))];
+      return [opts.sluiceBin, "-c", conf("sluice.toml", (opts.sluiceTop ?? "") + sluiceToml(port, backend))];
     case "haproxy":
       // -db: stay in the foreground, so the PID we hold is HAProxy itself.
       return ["haproxy", "-db", "-f", conf("haproxy.cfg", haproxyCfg(port, backend, opts.haproxyThreads))];

@@ -18,7 +18,8 @@ const USAGE = `usage: bun scripts/chaos/index.ts [options]
   --holes N         black-holed apps in "black-hole" (default 50)
   --clients N       stalled readers in "stalled" (default 100)
   --seed N          PRNG seed (default 1)
-  --sluice PATH     the sluice binary to test (default dist/sluice)`;
+  --sluice PATH     the sluice binary to test (default dist/sluice)
+  --buffer-size S   buffer_size for sluice, e.g. 64KiB (default: sluice's own)`;
 
 const { values: f } = parseArgs({
   options: {
@@ -30,6 +31,7 @@ const { values: f } = parseArgs({
     clients: { type: "string", default: "100" },
     seed: { type: "string", default: "1" },
     sluice: { type: "string" },
+    "buffer-size": { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -61,6 +63,7 @@ const rows = await runScenarios(only, {
   clients: int("clients", f.clients!),
   seed: int("seed", f.seed!, 0),
   binary: f.sluice ? resolve(f.sluice) : undefined,
+  top: f["buffer-size"] ? `buffer_size = ${JSON.stringify(f["buffer-size"])}` : undefined,
   log: (line) => console.error(`chaos: ${line}`),
 });
 console.log(markdown(rows));

@@ -18,6 +18,8 @@ export interface Settings {
   seed: number;
   /** the sluice binary (default dist/sluice). */
   binary?: string;
+  /** top-level config lines for every sluice started, e.g. `buffer_size = "64KiB"`. */
+  top?: string;
   /** progress lines go here. */
   log: (line: string) => void;
 }
@@ -54,6 +56,7 @@ export function config(port: number, adminPort: number, targets: number[], o: Sl
 
 /** open gives the path to targets on `targetPorts` (direct: the first one). */
 export async function open(via: Via, targetPorts: number[], s: Settings, o: SluiceOptions = {}): Promise<Path> {
+  o = { top: s.top, ...o };
   if (via === "direct") {
     return { via, port: targetPorts[0]!, retarget: async () => {}, async [Symbol.asyncDispose]() {} };
   }
