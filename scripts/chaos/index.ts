@@ -14,6 +14,7 @@ const USAGE = `usage: bun scripts/chaos/index.ts [options]
   --only a,b        scenarios (default all): ${SCENARIOS.map((s) => s.name).join(", ")}
   --streams N       streams per row (default 2000); kill-target runs them in rounds of --concurrency
   --concurrency N   streams in flight (default 32)
+  --burst N         clients at once in the second half of target-reset (default 1000)
   --seconds S       longest a row may run; black-hole and stalled run this long (default 60)
   --holes N         black-holed apps in "black-hole" (default 50)
   --clients N       stalled readers in "stalled" (default 100)
@@ -26,6 +27,7 @@ const { values: f } = parseArgs({
     only: { type: "string" },
     streams: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "32" },
+    burst: { type: "string", default: "1000" },
     seconds: { type: "string", default: "60" },
     holes: { type: "string", default: "50" },
     clients: { type: "string", default: "100" },
@@ -58,6 +60,7 @@ for (const name of only ?? []) {
 const rows = await runScenarios(only, {
   streams: int("streams", f.streams!),
   concurrency: int("concurrency", f.concurrency!),
+  burst: int("burst", f.burst!),
   seconds: int("seconds", f.seconds!),
   holes: int("holes", f.holes!),
   clients: int("clients", f.clients!),

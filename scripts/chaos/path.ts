@@ -13,6 +13,8 @@ export interface Settings {
   /** streams per row (a scenario may split them into rounds). */
   streams: number;
   concurrency: number;
+  /** clients at once in target-reset's burst half. */
+  burst: number;
   /** seconds a row may run before it stops starting streams. */
   seconds: number;
   seed: number;

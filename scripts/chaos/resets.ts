@@ -13,7 +13,7 @@ import { HOST } from "../../test/helpers/net.ts";
 import { dial, End, outcome, payload, Sender } from "./endpoint.ts";
 import { HEADER, prng, type Verdict } from "./pattern.ts";
 import { drained, open, type Settings, type Via } from "./path.ts";
-import { runStreams, tally, total, type Outcome, type Row, type Tally } from "./tally.ts";
+import { OUTCOMES, runStreams, tally, total, type Outcome, type Row, type Tally } from "./tally.ts";
 import type { Sluice } from "../../test/helpers/sluice.ts";
 
 /** A reset comes right after the last write, on the next tick, or a few ms later: each exposes other event orders. */
@@ -68,17 +68,26 @@ export async function targetReset(via: Via, s: Settings): Promise<Row> {
   await using path = await open(via, [target.port], s);
   const deadline = performance.now() + s.seconds * 1000;
   try {
-    const t = await runStreams({ count: s.streams, concurrency: s.concurrency, deadline }, (i) => uploader(path.port, i));
+    // Half the streams at `concurrency`, half with `burst` clients at once: with its event loop that busy, sluice
+    // often runs a dial's `open` only after the target's reset arrived, and its first write (the queued upload)
+    // fails. That order made a build before the fix pass about 7 % of these resets on as a FIN (docs/CHAOS.md).
+    const steady = Math.ceil(s.streams / 2);
+    const t = await runStreams({ count: steady, concurrency: s.concurrency, deadline }, (i) => uploader(path.port, i));
+    const b = await runStreams({ count: s.streams - steady, concurrency: s.burst, deadline }, (i) => uploader(path.port, steady + i));
+    for (const o of OUTCOMES) t[o] += b[o];
     const problems = (await drained(path)) ? [] : ["sluice kept connections open"];
-    return row("target-reset", via, t, problems);
+    return { ...row("target-reset", via, t, problems), notes: [`${steady} streams ${s.concurrency} at a time, ${s.streams - steady} ${s.burst} at a time`] };
   } finally {
     target.stop(true);
   }
 }
 
-/** uploader uploads without end and judges the reply it gets. */
+/**
+ * uploader uploads without end (up to 2 MiB: past any target's reset point, 1 MiB at most, and small enough that a
+ * thousand at once do not starve this process) and judges the reply it gets.
+ */
 async function uploader(port: number, id: number): Promise<Outcome> {
-  const st = dial(port, (st) => st.sender.endless(id, 64 << 20));
+  const st = dial(port, (st) => st.sender.endless(id, 2 << 20));
   try {
     return await outcome(st);
   } finally {
@@ -129,16 +138,17 @@ export async function clientReset(via: Via, s: Settings): Promise<Row> {
     if (openNow > 0) problems.push(`${openNow} target connections never ended`);
     verdicts.failed = clients.failed;
     verdicts.stuck = clients.stuck + openNow;
-    // Every client that ran reached the target once (sluice dials at accept), and so did each health probe. A client
-    // that sent nothing and a probe look alike at the target (no byte), but a probe ends with a FIN and such a client
-    // must end with a reset: more empty FINs than probes is a reset passed on as a FIN.
+    // A client reaches the target at most once (a client that resets before sluice accepts it never does), and so
+    // does each health probe. A client that sent nothing and a probe look alike at the target (no byte), but a probe
+    // ends with a FIN and such a client must end with a reset: more empty FINs than probes is a reset passed on as a
+    // FIN.
     const ran = total(clients) - clients.failed - clients.stuck;
     const probes = path.sluice ? await passedChecks(path.sluice) : 0;
     const judged = total(verdicts) - verdicts.stuck + empty.fin + empty.reset;
-    if (judged !== ran + probes) problems.push(`${ran} clients and ${probes} probes ran but the target judged ${judged}`);
+    if (judged > ran + probes) problems.push(`${ran} clients and ${probes} probes ran but the target saw ${judged} connections`);
     if (empty.fin > probes) problems.push(`${empty.fin} empty clean connections but ${probes} health probes`);
     verdicts.reset += Math.max(0, empty.reset + empty.fin - probes);
-    const notes = [`${probes} health probes`, `${silent} clients sent nothing`];
+    const notes = [`${probes} health probes`, `${silent} clients sent nothing`, `${ran + probes - judged} never reached the target`];
     return { ...row("client-reset", via, verdicts, problems), notes };
   } finally {
     target.stop(true);

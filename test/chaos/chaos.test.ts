@@ -10,6 +10,7 @@ import { badOutcomes, markdown, type Row } from "../../scripts/chaos/tally.ts";
 const settings: ChaosSettings = {
   streams: 400,
   concurrency: 16,
+  burst: 400,
   seconds: 20,
   // 10 holes for 6 s: a probe pile-up would add about 60 fds against a bound of holes + 16.
   holes: 10,
@@ -19,6 +20,8 @@ const settings: ChaosSettings = {
 };
 /** per-scenario overrides: kill-target runs rounds of `concurrency`, black-hole runs `seconds` long. */
 const OVERRIDES: Record<string, Partial<ChaosSettings>> = {
+  // 2,000 at 16 at a time, then 2,000 kept 1,000 at a time: the burst is what exposed resets passed on as FINs.
+  "target-reset": { streams: 4000, burst: 1000 },
   "kill-target": { streams: 96 },
   "black-hole": { seconds: 6 },
   stalled: { seconds: 10 },
