@@ -32,6 +32,24 @@ function cutPayload(rand: () => number, id: number, max: number): Buffer {
   return p.subarray(0, cut);
 }
 
+/**
+ * steadyThenBurst runs half the streams `concurrency` at a time and half `burst` at a time. With its event loop that
+ * busy, sluice often handles a socket's events only after the peer's reset has arrived, and its first write then
+ * fails: the order that made a build before the fix pass resets on as FINs (docs/CHAOS.md).
+ */
+async function steadyThenBurst(s: Settings, deadline: number, one: (i: number) => Promise<Outcome>): Promise<Tally> {
+  const steady = Math.ceil(s.streams / 2);
+  const t = await runStreams({ count: steady, concurrency: s.concurrency, deadline }, one);
+  const b = await runStreams({ count: s.streams - steady, concurrency: s.burst, deadline }, (i) => one(steady + i));
+  for (const o of OUTCOMES) t[o] += b[o];
+  return t;
+}
+
+function shape(s: Settings): string {
+  const steady = Math.ceil(s.streams / 2);
+  return `${steady} streams ${s.concurrency} at a time, ${s.streams - steady} ${s.burst} at a time`;
+}
+
 type Conn = { end: End; sender: Sender; resetAfter?: number; got?: number; resetting?: boolean };
 
 export async function targetReset(via: Via, s: Settings): Promise<Row> {
@@ -68,15 +86,9 @@ export async function targetReset(via: Via, s: Settings): Promise<Row> {
   await using path = await open(via, [target.port], s);
   const deadline = performance.now() + s.seconds * 1000;
   try {
-    // Half the streams at `concurrency`, half with `burst` clients at once: with its event loop that busy, sluice
-    // often runs a dial's `open` only after the target's reset arrived, and its first write (the queued upload)
-    // fails. That order made a build before the fix pass about 7 % of these resets on as a FIN (docs/CHAOS.md).
-    const steady = Math.ceil(s.streams / 2);
-    const t = await runStreams({ count: steady, concurrency: s.concurrency, deadline }, (i) => uploader(path.port, i));
-    const b = await runStreams({ count: s.streams - steady, concurrency: s.burst, deadline }, (i) => uploader(path.port, steady + i));
-    for (const o of OUTCOMES) t[o] += b[o];
+    const t = await steadyThenBurst(s, deadline, (i) => uploader(path.port, i));
     const problems = (await drained(path)) ? [] : ["sluice kept connections open"];
-    return { ...row("target-reset", via, t, problems), notes: [`${steady} streams ${s.concurrency} at a time, ${s.streams - steady} ${s.burst} at a time`] };
+    return { ...row("target-reset", via, t, problems), notes: [shape(s)] };
   } finally {
     target.stop(true);
   }
@@ -116,7 +128,7 @@ export async function clientReset(via: Via, s: Settings): Promise<Row> {
           sock.terminate();
         });
         sock.data = { end, sender: new Sender(sock as Socket<unknown>, () => end.writeFailed()) };
-        sock.data.sender.endless(accepted++, 64 << 20);
+        sock.data.sender.endless(accepted++, 2 << 20);
       },
       data: (sock, d) => sock.data.end.data(d),
       drain: (sock) => sock.data.sender.flush(),
@@ -131,7 +143,7 @@ export async function clientReset(via: Via, s: Settings): Promise<Row> {
   await using path = await open(via, [target.port], s);
   const deadline = performance.now() + s.seconds * 1000;
   try {
-    const clients = await runStreams({ count: s.streams, concurrency: s.concurrency, deadline }, (i) => resetter(path.port, i, rand, () => silent++));
+    const clients = await steadyThenBurst(s, deadline, (i) => resetter(path.port, i, rand, () => silent++));
     const problems = (await drained(path)) ? [] : ["sluice kept connections open"];
     // Every client is gone; wait (bounded) for the target to see the last of them.
     for (let i = 0; i < 500 && openNow > 0; i++) await Bun.sleep(10);
@@ -148,7 +160,7 @@ export async function clientReset(via: Via, s: Settings): Promise<Row> {
     if (judged > ran + probes) problems.push(`${ran} clients and ${probes} probes ran but the target saw ${judged} connections`);
     if (empty.fin > probes) problems.push(`${empty.fin} empty clean connections but ${probes} health probes`);
     verdicts.reset += Math.max(0, empty.reset + empty.fin - probes);
-    const notes = [`${probes} health probes`, `${silent} clients sent nothing`, `${ran + probes - judged} never reached the target`];
+    const notes = [shape(s), `${probes} health probes`, `${silent} clients sent nothing`, `${ran + probes - judged} never reached the target`];
     return { ...row("client-reset", via, verdicts, problems), notes };
   } finally {
     target.stop(true);

@@ -22,6 +22,7 @@ const settings: ChaosSettings = {
 const OVERRIDES: Record<string, Partial<ChaosSettings>> = {
   // 2,000 at 16 at a time, then 2,000 kept 1,000 at a time: the burst is what exposed resets passed on as FINs.
   "target-reset": { streams: 4000, burst: 1000 },
+  "client-reset": { streams: 4000, burst: 1000 },
   "kill-target": { streams: 96 },
   "black-hole": { seconds: 6 },
   stalled: { seconds: 10 },
