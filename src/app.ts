@@ -4,6 +4,7 @@
  */
 import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
+import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
 import type { AppConfig, HealthConfig } from "./config/types.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
@@ -18,6 +19,8 @@ export interface Shared {
   readonly dials: Sweeper;
   readonly idle: Sweeper;
   readonly log: Logger;
+  /** resolves host-name targets; the system resolver unless a test injects one. */
+  readonly resolve?: Resolver;
 }
 
 /** LOG_EVERY_MS bounds how often repeated dial failures are logged per app. */
@@ -40,6 +43,11 @@ export class App implements SessionHost {
   #suppressed = 0;
   #lastLog = -Infinity;
   readonly log: Logger;
+  readonly discovery: Discovery;
+  #discoveryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** bumped by update() and stop(): a resolution started before is stale when it returns. */
+  #generation = 0;
+  #running = false;
 
   constructor(
     config: AppConfig,
@@ -48,6 +56,9 @@ export class App implements SessionHost {
   ) {
     this.config = config;
     this.log = shared.log;
+    this.discovery = new Discovery(shared.resolve ?? systemResolver, (host, error) =>
+      this.#rateLimited(`${this.name}: cannot resolve ${host} (${error}); keeping its last addresses`),
+    );
     this.pool = new Pool(config.targets, createBalancer(config.balancer));
     this.checker = new HealthChecker(
       () => this.pool.targets,
@@ -75,11 +86,38 @@ export class App implements SessionHost {
   }
 
   start(): void {
+    this.#running = true;
     this.checker.start();
+    void this.#discover();
   }
 
   stop(): void {
+    this.#running = false;
+    this.#generation++;
+    clearTimeout(this.#discoveryTimer);
     this.checker.stop();
+  }
+
+  /**
+   * #discover resolves the app's host-name targets and swaps in the expanded
+   * pool (target state is kept by address), then again every health interval.
+   * An app without host names never arms the timer.
+   */
+  async #discover(): Promise<void> {
+    clearTimeout(this.#discoveryTimer);
+    if (!this.#running || Discovery.names(this.config.targets).length === 0) return;
+    const generation = ++this.#generation;
+    const targets = await this.discovery.refresh(this.config.targets);
+    if (generation !== this.#generation) return;
+    const before = new Set(this.pool.targets.map((t) => t.address));
+    const after = new Set(targets.map((t) => t.address));
+    const added = [...after].filter((a) => !before.has(a));
+    const removed = [...before].filter((a) => !after.has(a));
+    if (added.length > 0 || removed.length > 0) {
+      this.pool = new Pool(targets, this.pool.balancer, this.pool);
+      this.log.info(`${this.name}: targets from DNS: ${[...added.map((a) => `+${a}`), ...removed.map((a) => `-${a}`)].join(" ")}`);
+    }
+    this.#discoveryTimer = setTimeout(() => void this.#discover(), this.checker.config.intervalMs);
   }
 
   /**
@@ -89,7 +127,8 @@ export class App implements SessionHost {
    */
   update(config: AppConfig, health: HealthConfig): void {
     const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer);
-    this.pool = new Pool(config.targets, balancer, this.pool);
+    // Names resolved before keep their addresses until the new resolution below answers.
+    this.pool = new Pool(expand(config.targets, this.discovery.known), balancer, this.pool);
     this.config = config;
     const restart = health.intervalMs !== this.checker.config.intervalMs;
     this.checker.config = health;
@@ -98,6 +137,8 @@ export class App implements SessionHost {
       this.checker.stop();
       this.checker.start();
     }
+    this.#generation++;
+    void this.#discover();
   }
 
   /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */

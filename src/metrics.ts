@@ -37,6 +37,7 @@ export function statusOf(p: ProxyView) {
       rejected: a.rejected,
       targets: a.pool.targets.map((t) => ({
         address: t.address,
+        ...(t.origin === undefined ? {} : { origin: t.origin }),
         healthy: t.health.healthy,
         enabled: t.enabled,
         active: t.active,
@@ -101,6 +102,16 @@ export function renderMetrics(p: ProxyView): string {
   family(out, "sluice_connections_limit", "gauge", "The process-wide connection cap.", [["", p.limits.maxConnections]]);
   family(out, "sluice_abandoned_dials", "gauge", "Timed-out dials whose socket the kernel is still connecting; each holds an fd.", [["", p.limits.abandonedDials]]);
   family(out, "sluice_health_probes_abandoned", "gauge", "Timed-out health probes whose socket the kernel is still connecting (at most one per target, once).", [["", probeSockets.abandoned]]);
+  family(
+    out,
+    "sluice_dns_resolutions_total",
+    "counter",
+    "Resolutions of host-name targets by result; a failure keeps the last addresses.",
+    apps.flatMap((a): Row[] => [
+      [`app="${label(a.name)}",result="ok"`, a.discovery.resolved],
+      [`app="${label(a.name)}",result="fail"`, a.discovery.failed],
+    ]),
+  );
   family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
   return out.join("\n") + "\n";

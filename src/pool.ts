@@ -12,6 +12,8 @@ export class TargetState {
   readonly host: string;
   readonly port: number;
   readonly address: string;
+  /** the configured host name:port this address came from, when it came from DNS. */
+  readonly origin: string | undefined;
   /** sessions dialling or connected to this target. */
   active = 0;
   /** connections established to this target, ever. */
@@ -28,6 +30,7 @@ export class TargetState {
     this.host = endpoint.host;
     this.port = endpoint.port;
     this.address = endpoint.address;
+    this.origin = endpoint.origin;
   }
 
   get ready(): boolean {

@@ -8,6 +8,8 @@ export interface Endpoint {
   host: string;
   port: number;
   address: string;
+  /** the configured host-name endpoint this address was resolved from (src/discovery.ts). */
+  origin?: string;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;

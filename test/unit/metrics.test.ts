@@ -46,6 +46,7 @@ function fakeApp(init: FakeAppInit): App {
     rejected: init.rejected ?? 0,
     failed: init.failed ?? 0,
     localErrors: 0,
+    discovery: { resolved: 0, failed: 0 },
     maxConnections: 480,
   } as unknown as App;
 }

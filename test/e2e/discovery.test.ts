@@ -1,0 +1,37 @@
+/**
+ * DNS discovery end to end: `localhost:PORT` becomes one target per address
+ * the system resolver gives for localhost (on this machine's kind, 127.0.0.1
+ * and, where /etc/hosts lists it, ::1), each reachable and listed in /status
+ * with the name it came from.
+ */
+import { expect, test } from "bun:test";
+import { exchange, freePort, nameBackend, type Backend } from "../helpers/net.ts";
+import { appToml, poll, startSluice } from "../helpers/sluice.ts";
+
+test("a localhost target expands to its addresses and serves through them", async () => {
+  const addrs = [...new Set((await Bun.dns.lookup("localhost", {})).map((a) => a.address))].sort();
+  const v4 = nameBackend("v4");
+  const backends: Backend[] = [v4];
+  // Listen on every address localhost resolves to, on the same port.
+  for (const a of addrs.filter((a) => a.includes(":"))) {
+    const l = Bun.listen({ hostname: a, port: v4.port, socket: { open: (s) => void s.write("v6"), data() {}, end: (s) => void s.end() } });
+    backends.push({ stop: () => l.stop(true) } as Backend);
+  }
+  const port = freePort();
+  const adminPort = freePort();
+  const target = `localhost:${v4.port}`;
+  await using sl = await startSluice(`[admin]\nlisten = "127.0.0.1:${adminPort}"\n${appToml("named", [port], [target])}`, { adminPort });
+  try {
+    const want = addrs.map((a) => (a.includes(":") ? `[${a}]:${v4.port}` : `${a}:${v4.port}`)).sort();
+    const st = await poll(() => sl.status(), (s) => s.apps[0]!.targets.map((t) => t.address).sort().join() === want.join(), 5000, `targets ${want}`);
+    for (const t of st.apps[0]!.targets) expect((t as { origin?: string }).origin).toBe(target);
+    expect(await sl.waitForOutput(`named: targets from DNS: +`)).toBeUndefined();
+    const seen = new Set<string>();
+    for (let i = 0; i < 2 * want.length; i++) seen.add(await exchange(port, ""));
+    expect(seen.size).toBe(want.length);
+    const metrics = await (await sl.admin("/metrics")).text();
+    expect(metrics).toMatch(/^sluice_dns_resolutions_total\{app="named",result="ok"\} [1-9]/m);
+  } finally {
+    for (const b of backends) b.stop();
+  }
+});
