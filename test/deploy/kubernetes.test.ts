@@ -244,7 +244,8 @@ describe("deploy/kubernetes", () => {
     const headless = only("Service", (d) => d.spec.clusterIP === "None");
     const name: string = headless.metadata.name;
     const served = headless.spec.ports.map((p: Doc) => p.port as number);
-    const targets = config.apps.flatMap((a) => a.targets).filter((t) => t.host.split(".")[1] === name);
+    // The Service's own name (DNS discovery expands it to the pods) or a per-pod name under it.
+    const targets = config.apps.flatMap((a) => a.targets).filter((t) => t.host === name || t.host.split(".")[1] === name);
     expect(targets.length).toBeGreaterThan(0);
     for (const t of targets) expect(served).toContain(t.port);
   });
