@@ -5,8 +5,7 @@
  * (reloads, black holes) but no peer misbehaves, so every stream must be `ok`.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { HOST } from "../../test/helpers/net.ts";
-import { dial, End, outcome, payload, Sender } from "./endpoint.ts";
+import { dial, End, listen, outcome, payload, Sender } from "./endpoint.ts";
 import type { Verdict } from "./pattern.ts";
 import { tally, type Tally } from "./tally.ts";
 
@@ -33,38 +32,33 @@ export function cleanTarget(rand: () => number, max = 512 * 1024): CleanTarget {
     if (c.end.ending === "reset") sock.terminate();
     else if (c.end.ending === "fin" && c.sentAll) sock.end();
   };
-  t.listener = Bun.listen<Conn>({
-    hostname: HOST,
-    port: 0,
-    allowHalfOpen: true,
-    socket: {
-      open(sock) {
-        t.open++;
-        const end = new End((e) => {
-          if (e.empty) t.empty++;
-          else t.uploads[e.verdict!]++;
-          closeIfDone(sock);
-        });
-        const c: Conn = { end, sender: new Sender(sock as Socket<unknown>, () => end.writeFailed()), sentAll: false };
-        sock.data = c;
-        c.sender.send(payload(accepted++, Math.floor(rand() * max)));
-        void c.sender.flushed().then(() => {
-          if (c.sender.failed || c.end.ending === "reset") return;
-          c.end.shut = true;
-          sock.shutdown();
-          c.sentAll = true;
-          closeIfDone(sock);
-        });
-      },
-      data: (sock, d) => sock.data.end.data(d),
-      drain: (sock) => sock.data.sender.flush(),
-      end: (sock) => sock.data.end.fin(),
-      close(sock, err) {
-        t.open--;
-        sock.data.end.close(err);
-      },
-      error() {},
+  t.listener = listen<Conn>({
+    open(sock) {
+      t.open++;
+      const end = new End((e) => {
+        if (e.empty) t.empty++;
+        else t.uploads[e.verdict!]++;
+        closeIfDone(sock);
+      });
+      const c: Conn = { end, sender: new Sender(sock as Socket<unknown>, () => end.writeFailed()), sentAll: false };
+      sock.data = c;
+      c.sender.send(payload(accepted++, Math.floor(rand() * max)));
+      void c.sender.flushed().then(() => {
+        if (c.sender.failed || c.end.ending === "reset") return;
+        c.end.shut = true;
+        sock.shutdown();
+        c.sentAll = true;
+        closeIfDone(sock);
+      });
     },
+    data: (sock, d) => sock.data.end.data(d),
+    drain: (sock) => sock.data.sender.flush(),
+    end: (sock) => sock.data.end.fin(),
+    close(sock, err) {
+      t.open--;
+      sock.data.end.close(err);
+    },
+    error() {},
   });
   t.port = t.listener.port;
   t.stop = () => t.listener.stop(true);

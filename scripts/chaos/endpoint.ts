@@ -12,7 +12,7 @@
  *   error on that send, and Bun then reports `end`, which would make a reset
  *   look like the very lie this suite hunts.
  */
-import type { Socket } from "bun";
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { header, Receiver, slice, type Ending, type Verdict } from "./pattern.ts";
 
 const CHUNK = 64 * 1024;
@@ -185,4 +185,9 @@ export async function dial(port: number, start: (s: Stream) => void): Promise<St
   });
   if (end.ending === "reset") sock.terminate();
   return sock.data;
+}
+
+/** listen opens a loopback target on a free port, half-open allowed, so scenarios differ only in their handlers. */
+export function listen<T>(socket: SocketHandler<T>): TCPSocketListener<T> {
+  return Bun.listen<T>({ hostname: "127.0.0.1", port: 0, allowHalfOpen: true, socket });
 }

@@ -10,7 +10,7 @@
  */
 import type { Socket } from "bun";
 import { HOST } from "../../test/helpers/net.ts";
-import { dial, End, outcome, payload, Sender } from "./endpoint.ts";
+import { dial, End, listen, outcome, payload, Sender } from "./endpoint.ts";
 import { HEADER, prng, type Verdict } from "./pattern.ts";
 import { drained, open, type Settings, type Via } from "./path.ts";
 import { OUTCOMES, runStreams, tally, total, type Outcome, type Row, type Tally } from "./tally.ts";
@@ -55,33 +55,28 @@ type Conn = { end: End; sender: Sender; resetAfter?: number; got?: number; reset
 export async function targetReset(via: Via, s: Settings): Promise<Row> {
   const rand = prng(s.seed);
   let accepted = 0;
-  const target = Bun.listen<Conn>({
-    hostname: HOST,
-    port: 0,
-    allowHalfOpen: true,
-    socket: {
-      open(sock) {
-        const id = accepted++;
-        const sender = new Sender(sock as Socket<unknown>, () => sock.terminate());
-        // Half the targets reset soon after their reply, half once a random part of the upload has arrived (sluice is
-        // writing to the socket right then); half the early ones never read, so the upload waits in sluice's queue.
-        const early = rand() < 0.5;
-        sock.data = { end: new End(), sender, resetAfter: early ? -1 : Math.floor(rand() * 1024 * 1024), got: 0 };
-        if (early && rand() < 0.5) sock.pause();
-        sender.send(cutPayload(rand, id, 256 * 1024));
-        if (early) void sender.flushed().then(() => resetSoon(rand, sock));
-      },
-      data(sock, d) {
-        const c = sock.data;
-        c.got! += d.length;
-        if (c.resetAfter! >= 0 && c.got! >= c.resetAfter! && !c.resetting) {
-          c.resetting = true;
-          void c.sender.flushed().then(() => resetSoon(rand, sock));
-        }
-      },
-      drain: (sock) => sock.data.sender.flush(),
-      error() {},
+  const target = listen<Conn>({
+    open(sock) {
+      const id = accepted++;
+      const sender = new Sender(sock as Socket<unknown>, () => sock.terminate());
+      // Half the targets reset soon after their reply, half once a random part of the upload has arrived (sluice is
+      // writing to the socket right then); half the early ones never read, so the upload waits in sluice's queue.
+      const early = rand() < 0.5;
+      sock.data = { end: new End(), sender, resetAfter: early ? -1 : Math.floor(rand() * 1024 * 1024), got: 0 };
+      if (early && rand() < 0.5) sock.pause();
+      sender.send(cutPayload(rand, id, 256 * 1024));
+      if (early) void sender.flushed().then(() => resetSoon(rand, sock));
     },
+    data(sock, d) {
+      const c = sock.data;
+      c.got! += d.length;
+      if (c.resetAfter! >= 0 && c.got! >= c.resetAfter! && !c.resetting) {
+        c.resetting = true;
+        void c.sender.flushed().then(() => resetSoon(rand, sock));
+      }
+    },
+    drain: (sock) => sock.data.sender.flush(),
+    error() {},
   });
   await using path = await open(via, [target.port], s);
   const deadline = performance.now() + s.seconds * 1000;
@@ -115,30 +110,25 @@ export async function clientReset(via: Via, s: Settings): Promise<Row> {
   const empty = { fin: 0, reset: 0 };
   let silent = 0;
   let openNow = 0;
-  const target = Bun.listen<Conn>({
-    hostname: HOST,
-    port: 0,
-    allowHalfOpen: true,
-    socket: {
-      open(sock) {
-        openNow++;
-        const end = new End((e) => {
-          if (e.empty) empty[e.ending!]++;
-          else verdicts[e.verdict!]++;
-          sock.terminate();
-        });
-        sock.data = { end, sender: new Sender(sock as Socket<unknown>, () => end.writeFailed()) };
-        sock.data.sender.endless(accepted++, 2 << 20);
-      },
-      data: (sock, d) => sock.data.end.data(d),
-      drain: (sock) => sock.data.sender.flush(),
-      end: (sock) => sock.data.end.fin(),
-      close(sock, err) {
-        openNow--;
-        sock.data.end.close(err);
-      },
-      error() {},
+  const target = listen<Conn>({
+    open(sock) {
+      openNow++;
+      const end = new End((e) => {
+        if (e.empty) empty[e.ending!]++;
+        else verdicts[e.verdict!]++;
+        sock.terminate();
+      });
+      sock.data = { end, sender: new Sender(sock as Socket<unknown>, () => end.writeFailed()) };
+      sock.data.sender.endless(accepted++, 2 << 20);
     },
+    data: (sock, d) => sock.data.end.data(d),
+    drain: (sock) => sock.data.sender.flush(),
+    end: (sock) => sock.data.end.fin(),
+    close(sock, err) {
+      openNow--;
+      sock.data.end.close(err);
+    },
+    error() {},
   });
   await using path = await open(via, [target.port], s);
   const deadline = performance.now() + s.seconds * 1000;
