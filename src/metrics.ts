@@ -104,13 +104,10 @@ export function renderMetrics(p: ProxyView): string {
   family(out, "sluice_health_probes_abandoned", "gauge", "Timed-out health probes whose socket the kernel is still connecting (at most one per target, once).", [["", probeSockets.abandoned]]);
   family(
     out,
-    "sluice_dns_resolutions_total",
+    "sluice_dns_failures_total",
     "counter",
-    "Resolutions of host-name targets by result; a failure keeps the last addresses.",
-    apps.flatMap((a): Row[] => [
-      [`app="${label(a.name)}",result="ok"`, a.discovery.resolved],
-      [`app="${label(a.name)}",result="fail"`, a.discovery.failed],
-    ]),
+    "Failed resolutions of host-name targets; each keeps the name's last good addresses.",
+    perApp((a) => a.discovery.failed),
   );
   family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
