@@ -45,7 +45,7 @@ export class App implements SessionHost {
   readonly log: Logger;
   readonly discovery: Discovery;
   #discoveryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** bumped by update() and stop(): a resolution started before is stale when it returns. */
+  /** bumped by each #discover() and by stop(): a resolution started before is stale when it returns. */
   #generation = 0;
   #running = false;
 
@@ -105,8 +105,9 @@ export class App implements SessionHost {
    */
   async #discover(): Promise<void> {
     clearTimeout(this.#discoveryTimer);
-    if (!this.#running || Discovery.names(this.config.targets).length === 0) return;
+    // A resolution still in flight is stale from here on, even if this config has no names left.
     const generation = ++this.#generation;
+    if (!this.#running || Discovery.names(this.config.targets).length === 0) return;
     const targets = await this.discovery.refresh(this.config.targets);
     if (generation !== this.#generation) return;
     const before = new Set(this.pool.targets.map((t) => t.address));
@@ -137,7 +138,6 @@ export class App implements SessionHost {
       this.checker.stop();
       this.checker.start();
     }
-    this.#generation++;
     void this.#discover();
   }
 
