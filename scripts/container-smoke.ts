@@ -12,17 +12,22 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, w
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { echoBackend, exchange, freePort, withTimeout } from "../test/helpers/net.ts";
+import { appToml, startSluice, type Sluice } from "../test/helpers/sluice.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const binary = resolve(process.argv[2] ?? join(ROOT, "dist", "sluice"));
 const say = (msg: string) => console.log(`container-smoke: ${msg}`);
+/** Skipped is thrown once the root exists, so the cleanup below still runs. */
+class Skipped extends Error {}
 const skip = (why: string): never => {
-  say(`SKIPPED: ${why}`);
-  process.exit(77);
+  throw new Skipped(why);
 };
 
-if (process.getuid?.() !== 0) skip("needs root for chroot and mounting /proc");
-for (const tool of ["ldd", "chroot", "mount", "umount"]) if (!Bun.which(tool)) skip(`${tool} is not installed`);
+const missing = process.getuid?.() !== 0 ? "needs root for chroot and mounting /proc" : ["ldd", "chroot", "mount", "umount"].filter((t) => !Bun.which(t)).map((t) => `${t} is not installed`)[0];
+if (missing) {
+  say(`SKIPPED: ${missing}`);
+  process.exit(77);
+}
 
 /** libraries returns the absolute paths ldd resolves for the binary, the loader included. */
 function libraries(bin: string): string[] {
@@ -33,7 +38,7 @@ function libraries(bin: string): string[] {
 
 const rootfs = mkdtempSync(join(tmpdir(), "sluice-rootfs-"));
 let mounted = false;
-let proc: ReturnType<typeof Bun.spawn> | undefined;
+let sl: Sluice | undefined;
 let code = 1;
 try {
   copyFileSync(binary, join(rootfs, "sluice"));
@@ -46,43 +51,24 @@ try {
   using echo = echoBackend();
   const port = freePort();
   const adminPort = freePort();
+  const toml = `bind = "127.0.0.1"\nshutdown_timeout = "5s"\n[admin]\nlisten = "127.0.0.1:${adminPort}"\n${appToml("smoke", [port], [`127.0.0.1:${echo.port}`])}`;
   mkdirSync(join(rootfs, "etc/sluice"), { recursive: true });
-  writeFileSync(
-    join(rootfs, "etc/sluice/config.toml"),
-    `bind = "127.0.0.1"\nshutdown_timeout = "5s"\n[admin]\nlisten = "127.0.0.1:${adminPort}"\n[[apps]]\nname = "smoke"\nports = [${port}]\ntargets = ["127.0.0.1:${echo.port}"]\n`,
-  );
+  writeFileSync(join(rootfs, "etc/sluice/config.toml"), toml);
   mkdirSync(join(rootfs, "proc"));
   const m = Bun.spawnSync(["mount", "-t", "proc", "proc", join(rootfs, "proc")]);
   if (m.exitCode !== 0) skip(`mounting /proc was refused: ${m.stderr.toString().trim()}`);
   mounted = true;
   say(`root filesystem ${rootfs}: ${listing(rootfs).join(", ")}`);
 
-  proc = Bun.spawn(["chroot", rootfs, "/sluice", "-c", "/etc/sluice/config.toml"], { stdout: "pipe", stderr: "pipe" });
-  let text = "";
-  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-  const pump = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      text += new TextDecoder().decode(value);
-    }
-  })();
-  await withTimeout(
-    (async () => {
-      for (let i = 0; i < 500 && !text.includes(" ready: "); i++) {
-        if (proc!.exitCode !== null) {
-          if (/chroot: .*(Operation not permitted|cannot change root)/.test(text)) skip(`chroot was refused: ${text.trim()}`);
-          throw new Error(`sluice exited (${proc!.exitCode}) before it was ready:\n${text}`);
-        }
-        await Bun.sleep(10);
-      }
-    })(),
-    10_000,
-    "sluice in the chroot to be ready",
-  );
-  say(`started: ${text.trim().split("\n").at(-1)}`);
+  // The usual test launcher, but the command is chroot into the bare root, with the config placed there.
+  sl = await startSluice(toml, { adminPort, wrap: () => ["chroot", rootfs, "/sluice", "-c", "/etc/sluice/config.toml"] }).catch((e: Error) => {
+    if (/chroot: .*(Operation not permitted|cannot change root)/.test(e.message)) skip(`chroot was refused: ${e.message}`);
+    throw e;
+  });
+  const last = () => sl!.output().trim().split("\n").at(-1);
+  say(`started: ${last()}`);
 
-  const healthz = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+  const healthz = await sl.admin("/healthz");
   if (healthz.status !== 200) throw new Error(`/healthz answered ${healthz.status}`);
   const payload = Buffer.alloc(1 << 20, "sluice in a bare root ");
   for (let i = 0; i < 20; i++) {
@@ -91,17 +77,20 @@ try {
   }
   say(`forwarded 20 connections of 1 MiB each through 127.0.0.1:${port}, every byte echoed back; /healthz 200`);
 
-  proc.kill("SIGTERM");
-  const exit = await withTimeout(proc.exited, 10_000, "sluice to exit after SIGTERM");
-  await pump;
-  if (exit !== 0) throw new Error(`exit code ${exit} after SIGTERM:\n${text}`);
-  say(`SIGTERM: drained and exited 0 (${text.trim().split("\n").at(-1)})`);
+  sl.signal("SIGTERM");
+  const exit = await withTimeout(sl.exited, 10_000, "sluice to exit after SIGTERM");
+  if (exit !== 0) throw new Error(`exit code ${exit} after SIGTERM:\n${sl.output()}`);
+  await sl.waitForOutput("bye", 2000).catch(() => {});
+  say(`SIGTERM: drained and exited 0 (${last()})`);
   say("PASSED");
   code = 0;
 } catch (e) {
-  say(`FAILED: ${e instanceof Error ? e.message : e}`);
+  if (e instanceof Skipped) {
+    say(`SKIPPED: ${e.message}`);
+    code = 77;
+  } else say(`FAILED: ${e instanceof Error ? e.message : e}`);
 } finally {
-  proc?.kill("SIGKILL");
+  await sl?.[Symbol.asyncDispose]();
   if (mounted) Bun.spawnSync(["umount", join(rootfs, "proc")]);
   rmSync(rootfs, { recursive: true, force: true });
 }

@@ -42,9 +42,9 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "sluice-test-"));
 }
 
-/** run spawns the binary with `args` and resolves with its exit code and output, bounded by `ms`. */
-export async function run(args: string[], ms = 10_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/** run spawns the binary (dist/sluice unless `binary` is given) with `args` and resolves with its exit code and output, bounded by `ms`. */
+export async function run(args: string[], ms = 10_000, binary = BINARY): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   try {
     const [stdout, stderr, code] = await withTimeout(
       Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]),
