@@ -4,8 +4,9 @@
  * the tree, never a stale binary. `npm test` builds first, and then this is a
  * few stat() calls.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { buildCommand } from "../scripts/build-command.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist", "sluice");
@@ -19,11 +20,7 @@ function newest(path: string): number {
 const inputs = ["src", "package.json", "package-lock.json", "tsconfig.json"].map((p) => join(ROOT, p)).filter(existsSync);
 const stale = !existsSync(BINARY) || statSync(BINARY).mtimeMs < Math.max(...inputs.map(newest));
 if (stale) {
-  // The package's own build script, run with the Bun that runs the tests (it may not be on PATH).
-  const script: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.build;
-  const argv = script.split(/\s+/);
-  if (argv[0] !== "bun") throw new Error(`test preload: unexpected build script: ${script}`);
   console.error(`test preload: ${existsSync(BINARY) ? "dist/sluice is older than its sources" : "dist/sluice is missing"}; building it`);
-  const r = Bun.spawnSync([process.execPath, ...argv.slice(1)], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+  const r = Bun.spawnSync(buildCommand(ROOT), { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
   if (r.exitCode !== 0) throw new Error(`test preload: the build failed (exit ${r.exitCode})`);
 }

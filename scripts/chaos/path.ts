@@ -3,6 +3,7 @@
  * to the target (the baseline that shows what the kernel itself does) or
  * through a sluice process started for the run.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { freePort, HOST } from "../../test/helpers/net.ts";
 import { poll, startSluice, type Sluice } from "../../test/helpers/sluice.ts";
 
@@ -102,13 +103,11 @@ export async function drained(p: Path, ms = 5000): Promise<boolean> {
 
 /** fdCount counts a process's open file descriptors (Linux /proc). */
 export function fdCount(pid: number): number {
-  const { readdirSync } = require("node:fs") as typeof import("node:fs");
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** rssKB reads a process's resident set size from /proc. */
 export function rssKB(pid: number): number {
-  const { readFileSync } = require("node:fs") as typeof import("node:fs");
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
 }

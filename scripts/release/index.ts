@@ -10,12 +10,13 @@
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { arch } from "node:os";
 import { join, resolve } from "node:path";
+import { buildCommand } from "../build-command.ts";
 import { elfFacts, type ElfFacts } from "./elf.ts";
 import { smoke } from "./smoke.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const OUT = join(ROOT, "dist", "release");
-const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; scripts: { build: string } };
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
 
 interface Build {
   name: string;
@@ -36,8 +37,6 @@ const fail = (msg: string): never => {
   process.exit(1);
 };
 
-// The package's own build flags, with a target and an output path per build.
-const buildArgs = pkg.scripts.build.split(/\s+/).slice(2).filter((a, i, all) => a !== "--outfile" && all[i - 1] !== "--outfile");
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
@@ -46,7 +45,7 @@ const rows: string[] = [];
 for (const b of BUILDS) {
   const file = `sluice-${pkg.version}-${b.name}`;
   const path = join(OUT, file);
-  const r = Bun.spawnSync([process.execPath, "build", ...buildArgs, `--target=${b.target}`, "--outfile", path], {
+  const r = Bun.spawnSync(buildCommand(ROOT, { outfile: path, extra: [`--target=${b.target}`] }), {
     cwd: ROOT,
     stdout: "inherit",
     stderr: "inherit",
