@@ -47,6 +47,9 @@ export type CloseReason =
   | "no-target"
   | "idle-timeout"
   | "shutdown"
+  | "drained"
+  | "denied"
+  | "limit"
   | "internal-error";
 
 /** SessionHost is what a session needs from the app it belongs to. */
@@ -113,6 +116,10 @@ export class Session implements Sweepable {
   readonly downPipe: Pipe;
   closed = false;
   reason: CloseReason | undefined;
+  /** when the client was accepted (performance.now()). */
+  readonly openedAt = performance.now();
+  /** ms from accept to the target's connect; undefined until a dial succeeds. */
+  connectMs: number | undefined;
   /** when bytes last moved; read fresh here because coarse.now is stale after a quiet spell. */
   lastActive = (coarse.now = performance.now());
 
@@ -166,6 +173,7 @@ export class Session implements Sweepable {
     }
     this.host.dials.delete(attempt);
     attempt.target.total++;
+    this.connectMs = performance.now() - this.openedAt;
     this.up = up;
     this.upPipe.dst = up;
     this.downPipe.src = up;

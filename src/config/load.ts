@@ -60,7 +60,29 @@ export async function loadConfig(path: string): Promise<Config> {
     throw readError(path, err);
   }
   const format = path.toLowerCase().endsWith(".json") ? "json" : "toml";
-  return check(parseText(text, format, path), path);
+  const config = check(parseText(text, format, path), path);
+  const tokenFile = config.adminAuth?.tokenFile;
+  if (tokenFile !== undefined) config.adminAuth!.token = await readToken(tokenFile, path);
+  return config;
+}
+
+/**
+ * readToken reads `[admin] token_file` (relative paths from the working
+ * directory, as the config path itself is). One trailing newline is dropped,
+ * as `echo secret > file` and Kubernetes Secrets written by hand add one.
+ */
+async function readToken(file: string, configPath: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Bun.file(file).text();
+  } catch (err) {
+    throw new ConfigError([{ path: "admin.token_file", message: readError(file, err).message.replace("config file", "token file") }], configPath);
+  }
+  const token = text.replace(/\r?\n$/, "");
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConfigError([{ path: "admin.token_file", message: `${file} must hold one token of printable ASCII without spaces` }], configPath);
+  }
+  return token;
 }
 
 /**
@@ -149,6 +171,9 @@ function resolve(doc: TomlDoc): Config {
   return {
     bind: doc.bind,
     shutdownTimeoutMs: doc.shutdown_timeout,
+    shutdownDelayMs: doc.shutdown_delay,
+    watch: doc.watch,
+    log: { format: doc.log.format, level: doc.log.level, access: doc.log.access },
     maxConnections: doc.max_connections,
     bufferSize: doc.buffer_size,
     health: {
@@ -158,6 +183,7 @@ function resolve(doc: TomlDoc): Config {
       fall: doc.health.fall,
     },
     admin: doc.admin?.listen,
+    adminAuth: doc.admin && { token: doc.admin.token, tokenFile: doc.admin.token_file },
     apps: doc.apps.map((app) => ({
       name: app.name,
       ports: app.ports,
@@ -167,6 +193,9 @@ function resolve(doc: TomlDoc): Config {
       idleTimeoutMs: app.idle_timeout ?? d.idle_timeout,
       bufferSize: app.buffer_size ?? doc.buffer_size,
       maxConnections: app.max_connections,
+      onRemove: app.on_remove,
+      drainTimeoutMs: app.drain_timeout,
+      accessLog: app.access_log,
     })),
   };
 }
@@ -201,7 +230,7 @@ function prototypeKeys(doc: unknown, k: Keys): ConfigIssue[] {
   };
   visit(doc, []);
   if (!isTable(doc)) return issues;
-  if (k === TOML_KEYS) for (const name of ["defaults", "health", "admin"]) visit(doc[name], [name]);
+  if (k === TOML_KEYS) for (const name of ["defaults", "health", "admin", "log"]) visit(doc[name], [name]);
   const apps = doc[k.apps];
   if (Array.isArray(apps)) apps.forEach((app: unknown, i) => visit(app, [k.apps, i]));
   return issues;
@@ -260,6 +289,9 @@ function crossCheck(doc: unknown, k: Keys): ConfigIssue[] {
     const owner = ep && typeof ep !== "string" ? portOwner.get(ep.port) : undefined;
     if (ep && typeof ep !== "string" && owner) {
       issues.push({ path: "admin.listen", message: `${JSON.stringify(listen)}: port ${ep.port} already belongs to ${owner}` });
+    }
+    if (admin.token !== undefined && admin.token_file !== undefined) {
+      issues.push({ path: "admin.token_file", message: "set token or token_file, not both" });
     }
   }
   return issues;

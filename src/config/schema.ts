@@ -8,7 +8,7 @@ import * as v from "valibot";
 import { type Endpoint, isPort, parseEndpoint } from "../target.ts";
 import { parseDuration } from "./duration.ts";
 import { formatSize, parseSize } from "./size.ts";
-import { BALANCERS } from "./types.ts";
+import { BALANCERS, LOG_FORMATS, LOG_LEVEL_NAMES, ON_REMOVE } from "./types.ts";
 
 /** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
 export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
@@ -150,6 +150,24 @@ const riseFall = intIn(1, MAX_RISE_FALL);
 const connectionCap = intIn(1, MAX_CONNECTIONS);
 const bufferSize = size(MIN_BUFFER_SIZE, MAX_BUFFER_SIZE);
 
+/** oneOf is a picklist whose message lists the choices. */
+function oneOf<const T extends readonly [string, ...string[]]>(choices: T) {
+  return v.picklist(
+    choices,
+    (issue) => `${typeof issue.input === "string" ? JSON.stringify(issue.input) : describe(issue.input)} is not one of ${choices.join(", ")}`,
+  );
+}
+
+const flag = v.boolean(got("true or false"));
+
+/** adminToken: a bearer token; whitespace would never survive an HTTP header intact. */
+const adminToken = v.pipe(
+  v.string(got("a token string")),
+  v.check((s) => s.length > 0, "must not be empty"),
+  v.check((s) => s.length === 0 || /^[\x21-\x7e]+$/.test(s), "may contain only printable ASCII without spaces"),
+);
+const filePath = v.pipe(v.string(got("a file path")), v.check((s) => s.length > 0, "must not be empty"));
+
 const balancer = v.picklist(
   BALANCERS,
   (issue) => `${typeof issue.input === "string" ? JSON.stringify(issue.input) : describe(issue.input)} is not one of ${BALANCERS.join(", ")}`,
@@ -195,6 +213,8 @@ const appsOf = <T extends v.GenericSchema>(app: T) =>
 export const TomlDocSchema = table({
   bind: v.optional(bindHost, "0.0.0.0"),
   shutdown_timeout: v.optional(duration(true), "30s"),
+  shutdown_delay: v.optional(duration(true), "0s"),
+  watch: v.optional(flag, true),
   max_connections: v.optional(connectionCap),
   buffer_size: v.optional(bufferSize, formatSize(DEFAULT_BUFFER_SIZE)),
   defaults: v.optional(
@@ -214,7 +234,21 @@ export const TomlDocSchema = table({
     }),
     {},
   ),
-  admin: v.optional(table({ listen: v.optional(endpoint(), DEFAULT_ADMIN_LISTEN) })),
+  admin: v.optional(
+    table({
+      listen: v.optional(endpoint(), DEFAULT_ADMIN_LISTEN),
+      token: v.optional(adminToken),
+      token_file: v.optional(filePath),
+    }),
+  ),
+  log: v.optional(
+    table({
+      format: v.optional(oneOf(LOG_FORMATS), "text"),
+      level: v.optional(oneOf(LOG_LEVEL_NAMES)),
+      access: v.optional(flag, false),
+    }),
+    {},
+  ),
   apps: appsOf(
     table({
       name: appName,
@@ -225,6 +259,9 @@ export const TomlDocSchema = table({
       idle_timeout: v.optional(duration(true)),
       buffer_size: v.optional(bufferSize),
       max_connections: v.optional(connectionCap),
+      on_remove: v.optional(oneOf(ON_REMOVE), "keep"),
+      drain_timeout: v.optional(duration(true), "30s"),
+      access_log: v.optional(flag, true),
     }),
   ),
 });

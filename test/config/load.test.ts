@@ -46,10 +46,14 @@ describe("valid configs", () => {
     expect(c).toEqual({
       bind: "0.0.0.0",
       shutdownTimeoutMs: 30_000,
+      shutdownDelayMs: 0,
+      watch: true,
+      log: { format: "text", level: undefined, access: false },
       maxConnections: undefined,
       bufferSize: DEFAULT_BUFFER_SIZE,
       health: { intervalMs: 30_000, timeoutMs: 2_000, rise: 1, fall: 1 },
       admin: undefined,
+      adminAuth: undefined,
       apps: [
         {
           name: "web",
@@ -60,6 +64,9 @@ describe("valid configs", () => {
           idleTimeoutMs: 0,
           bufferSize: DEFAULT_BUFFER_SIZE,
           maxConnections: undefined,
+          onRemove: "keep",
+          drainTimeoutMs: 30_000,
+          accessLog: true,
         },
       ],
     });
@@ -110,6 +117,27 @@ targets = ["db.internal:5432"]
     expect(a?.targets.map((t) => t.address)).toEqual(["127.0.0.1:9001", "localhost:9002", "[::1]:9003"]);
     expect(b).toMatchObject({ balancer: "p2c", connectTimeoutMs: 500, idleTimeoutMs: 60_000, bufferSize: 1_048_576, maxConnections: undefined });
     expect(summarize(c)).toBe("config ok: 2 apps, 3 ports, 4 targets, admin on [::1]:9901");
+  });
+
+  test("the operations keys", () => {
+    const c = parseConfigText(
+      `shutdown_delay = "5s"
+watch = false
+[log]
+format = "json"
+level = "debug"
+access = true
+[admin]
+token = "s3cret"
+${APP}on_remove = "drain"
+drain_timeout = "10s"
+access_log = false
+`,
+      "toml",
+    );
+    expect(c).toMatchObject({ shutdownDelayMs: 5_000, watch: false, log: { format: "json", level: "debug", access: true } });
+    expect(c.adminAuth).toEqual({ token: "s3cret", tokenFile: undefined });
+    expect(c.apps[0]).toMatchObject({ onRemove: "drain", drainTimeoutMs: 10_000, accessLog: false });
   });
 
   test("an [admin] table without listen uses 127.0.0.1:9900", () => {
@@ -165,6 +193,18 @@ describe("invalid configs report each problem at its key path", () => {
     ["app max_connections 0", `${APP}max_connections = 0\n`, [["apps[0].max_connections", "0"]]],
     ["app max_connections over 10,000,000", `${APP}max_connections = 20_000_000\n`, [["apps[0].max_connections", "20000000"]]],
     ["max_connections is not a [defaults] key", `[defaults]\nmax_connections = 5\n${APP}`, [["defaults.max_connections", "unknown key"]]],
+    ["shutdown_delay without a unit", `shutdown_delay = "5"\n${APP}`, [["shutdown_delay", "5"]]],
+    ["watch as a string", `watch = "no"\n${APP}`, [["watch", "true or false"]]],
+    ["log format", `[log]\nformat = "logfmt"\n${APP}`, [["log.format", "text, json"]]],
+    ["log level", `[log]\nlevel = "trace"\n${APP}`, [["log.level", "trace"]]],
+    ["log access as a number", `[log]\naccess = 1\n${APP}`, [["log.access", "number 1"]]],
+    ["unknown key in [log]", `[log]\nacces = true\n${APP}`, [["log.acces", "unknown key"]]],
+    ["empty admin token", `[admin]\ntoken = ""\n${APP}`, [["admin.token", "empty"]]],
+    ["admin token with a space", `[admin]\ntoken = "a b"\n${APP}`, [["admin.token", "spaces"]]],
+    ["admin token and token_file", `[admin]\ntoken = "t"\ntoken_file = "/x"\n${APP}`, [["admin.token_file", "not both"]]],
+    ["on_remove", `${APP}on_remove = "kill"\n`, [["apps[0].on_remove", "keep, drain"]]],
+    ["drain_timeout", `${APP}drain_timeout = 5\n`, [["apps[0].drain_timeout", "number 5"]]],
+    ["access_log", `${APP}access_log = "off"\n`, [["apps[0].access_log", "off"]]],
     ["buffer_size a bare number string", `buffer_size = "65536"\n${APP}`, [["buffer_size", "65536"]]],
     ["buffer_size a number", `buffer_size = 65536\n${APP}`, [["buffer_size", "65536"]]],
     ["buffer_size below 1KiB", `buffer_size = "512B"\n${APP}`, [["buffer_size", "512B"]]],
@@ -383,6 +423,21 @@ describe("loadConfig", () => {
     expect((await loadConfig(write("bom.json", `\uFEFF${seed}`))).apps[0]?.name).toBe("s");
     const shaped = JSON.stringify({ apps: [{ name: "t", ports: [1], targets: ["h:1"] }] });
     expect((await loadConfig(write("shaped.JSON", shaped))).apps[0]?.name).toBe("t");
+  });
+
+  test("[admin] token_file is read, one trailing newline dropped", async () => {
+    const token = write("token", "s3cret\n");
+    const c = await loadConfig(write("tok.toml", `[admin]\ntoken_file = ${JSON.stringify(token)}\n${APP}`));
+    expect(c.adminAuth).toEqual({ token: "s3cret", tokenFile: token });
+  });
+
+  test("an unreadable or malformed token_file names admin.token_file", async () => {
+    const missing = path.join(dir, "no-token");
+    const e1 = (await thrownAsync(() => loadConfig(write("t1.toml", `[admin]\ntoken_file = ${JSON.stringify(missing)}\n${APP}`)))) as ConfigError;
+    expect(e1.issues).toEqual([{ path: "admin.token_file", message: `token file not found: ${missing}` }]);
+    const spaced = write("spaced", "two words\n");
+    const e2 = (await thrownAsync(() => loadConfig(write("t2.toml", `[admin]\ntoken_file = ${JSON.stringify(spaced)}\n${APP}`)))) as ConfigError;
+    expect(e2.issues[0]?.path).toBe("admin.token_file");
   });
 
   test("a missing file is CONFIG_NOT_FOUND naming the path", async () => {

@@ -34,6 +34,9 @@ function fakeApp(init: FakeAppInit): App {
     idleTimeoutMs: 0,
     bufferSize: 64 * 1024,
     maxConnections: undefined,
+    onRemove: "keep",
+    drainTimeoutMs: 30_000,
+    accessLog: true,
   };
   const bytes = init.bytes ?? { upstream: 0, downstream: 0 };
   return {
