@@ -21,6 +21,8 @@ export interface Shared {
   readonly log: Logger;
   /** resolves host-name targets; the system resolver unless a test injects one. */
   readonly resolve?: Resolver;
+  /** called when the last open session of the process closes (shutdown waits on it). */
+  readonly onIdle?: () => void;
 }
 
 /** LOG_EVERY_MS bounds how often repeated dial failures are logged per app. */
@@ -48,6 +50,8 @@ export class App implements SessionHost {
   /** bumped by each #discover() and by stop(): a resolution started before is stale when it returns. */
   #generation = 0;
   #running = false;
+  /** on_remove = "drain" timers still to fire. */
+  readonly #drains = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     config: AppConfig,
@@ -91,7 +95,9 @@ export class App implements SessionHost {
     void this.#discover();
   }
 
-  stop(): void {
+  /** stop ends health checks and DNS refreshes; `final` (process exit) also cancels pending on_remove drains. */
+  stop(final = false): void {
+    if (final) for (const t of this.#drains) clearTimeout(t);
     this.#running = false;
     this.#generation++;
     clearTimeout(this.#discoveryTimer);
@@ -141,6 +147,30 @@ export class App implements SessionHost {
     void this.#discover();
   }
 
+  /**
+   * drainRemoved closes, after `timeoutMs`, the sessions still open on
+   * `addresses` (configured targets a reload removed), with reason `drained`.
+   * A session on a DNS-expanded address matches its configured name. An
+   * address that a later reload put back by then is left alone.
+   */
+  drainRemoved(addresses: readonly string[], timeoutMs: number): void {
+    const timer = setTimeout(() => {
+      this.#drains.delete(timer);
+      const back = new Set(this.#running ? this.config.targets.map((t) => t.address) : []);
+      const gone = new Set(addresses.filter((a) => !back.has(a)));
+      let n = 0;
+      for (const s of [...this.sessions]) {
+        const t = s.target;
+        if (t !== null && gone.has(t.origin ?? t.address)) {
+          s.close("drained");
+          n++;
+        }
+      }
+      if (n > 0) this.log.info(`${this.name}: closed ${n} session${n === 1 ? "" : "s"} on removed target${gone.size === 1 ? "" : "s"} ${[...gone].join(", ")} (on_remove = "drain")`);
+    }, timeoutMs);
+    this.#drains.add(timer);
+  }
+
   /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
   accept(sock: Socket<Session>): void {
     const limits = this.shared.limits;
@@ -182,6 +212,7 @@ export class App implements SessionHost {
   sessionClosed(s: Session): void {
     this.sessions.delete(s);
     this.shared.limits.active--;
+    if (this.shared.limits.active === 0) this.shared.onIdle?.();
     this.#closedUp += s.upPipe.bytes;
     this.#closedDown += s.downPipe.bytes;
     if (s.idleTimeoutMs > 0) this.shared.idle.delete(s);

@@ -3,13 +3,14 @@
  * Every expected failure ends in one clear line on stderr and exit code 1.
  */
 import pkg from "../package.json" with { type: "json" };
-import { parseArgs, USAGE } from "./cli.ts";
+import { parseArgs, USAGE, type CliOptions } from "./cli.ts";
 import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
-import { ConfigError, SluiceError } from "./errors.ts";
+import { describeError as describe } from "./errors.ts";
 import { logger, setLogLevel } from "./log.ts";
 import { readFdLimit } from "./limits.ts";
-import { fdPlan, Proxy } from "./proxy.ts";
+import { fdPlan, Runtime } from "./runtime.ts";
+import { ConfigWatch } from "./watch.ts";
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -20,17 +21,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function describe(e: unknown): string {
-  if (e instanceof ConfigError) {
-    const where = e.file ?? "config";
-    return `invalid config ${where} (${plural(e.issues.length, "problem")}):\n${e.issues.map((i) => `  ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n")}`;
-  }
-  if (e instanceof SluiceError) return e.message;
-  return `internal error: ${(e as Error)?.message ?? String(e)}`;
-}
-
 async function main(): Promise<void> {
-  let opts;
+  let opts: CliOptions;
   try {
     opts = parseArgs(process.argv.slice(2));
   } catch (e) {
@@ -61,9 +53,9 @@ async function main(): Promise<void> {
   }
 
   const log = logger("sluice");
-  let proxy: Proxy;
+  const runtime = new Runtime(log, { configPath: opts.config, fdLimit: await readFdLimit(), onApplied: (next) => follow(next) });
   try {
-    proxy = Proxy.start(config, log, await readFdLimit());
+    runtime.start(config);
   } catch (e) {
     fail(describe(e));
   }
@@ -75,38 +67,42 @@ async function main(): Promise<void> {
   }
   const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
   log.success(
-    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(proxy.listeners.size, "port")} on ${config.bind}, cap ${plural(proxy.limits.maxConnections, "connection")}${admin}`,
+    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
   );
+
+  // The file watch follows the config's own `watch` key, reload after reload.
+  let watcher: ConfigWatch | undefined;
+  function follow(next: Config): void {
+    if (next.watch && watcher === undefined) {
+      watcher = new ConfigWatch(opts.config, () => void runtime.reload("file"), (m) => log.warn(m));
+      void watcher.start();
+    } else if (!next.watch && watcher !== undefined) {
+      watcher.stop();
+      watcher = undefined;
+    }
+  }
+  follow(config);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      log.warn(`${signal} again: closing ${plural(proxy.limits.active, "connection")} now`);
+      log.warn(`${signal} again: closing ${plural(runtime.limits.active, "connection")} now`);
       process.exit(0);
     }
     stopping = true;
-    log.info(`${signal}: draining ${plural(proxy.limits.active, "open connection")} (up to ${formatDuration(config.shutdownTimeoutMs)})`);
-    void proxy.drain(config.shutdownTimeoutMs).then((forced) => {
+    watcher?.stop();
+    const now = runtime.config ?? config;
+    const delay = now.shutdownDelayMs > 0 ? `after ${formatDuration(now.shutdownDelayMs)} of accepting while /healthz says draining, ` : "";
+    log.info(`${signal}: ${delay}draining ${plural(runtime.limits.active, "open connection")} (up to ${formatDuration(now.shutdownTimeoutMs)})`);
+    void runtime.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs).then((forced) => {
       log.info(forced > 0 ? `closed ${plural(forced, "connection")} still open at the deadline; bye` : "all connections finished; bye");
       process.exit(0);
     });
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", async () => {
-    if (stopping) return;
-    let next;
-    try {
-      next = await loadConfig(opts.config);
-      for (const note of proxy.reload(next)) log.warn(`reload: ${note}`);
-    } catch (e) {
-      log.error(`SIGHUP: reload failed, the running config stays: ${describe(e).replace(/\n\s*/g, "; ")}`);
-      return;
-    }
-    config = next;
-    log.success(
-      `reloaded ${opts.config}: ${plural(next.apps.length, "app")}, ${plural(proxy.listeners.size, "port")}, ${plural(proxy.limits.active, "open connection")} kept`,
-    );
+  process.on("SIGHUP", () => {
+    if (!stopping) void runtime.reload("signal");
   });
 }
 

@@ -12,7 +12,7 @@ test("SIGHUP applies a new config and keeps open sessions", async () => {
   using one = nameBackend("one");
   using two = nameBackend("two");
   const [p1, p2, p3, admin] = [freePort(), freePort(), freePort(), freePort()];
-  const head = `bind = "127.0.0.1"\n[health]\ninterval = "1h"\n[admin]\nlisten = "127.0.0.1:${admin}"\n`;
+  const head = `bind = "127.0.0.1"\nwatch = false\n[health]\ninterval = "1h"\n[admin]\nlisten = "127.0.0.1:${admin}"\n`;
   await using sl = await startSluice(head + appToml("a", [p1, p2], [`127.0.0.1:${one.port}`]), { adminPort: admin });
 
   const held = await connect(p1);

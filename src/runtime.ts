@@ -1,0 +1,266 @@
+/**
+ * @module runtime: the running proxy. It owns every app, every listening port
+ * and the admin server, and the lifecycle: start, reload, shutdown.
+ *
+ * Start and reload are one path: a Plan (src/plan.ts) from the running config
+ * to the next, applied by apply(), which binds every new port (and a moved
+ * admin listener) before it changes anything, so a reload either happens
+ * whole or not at all. Listeners are keyed by port and apps by name, so open
+ * sessions never notice a reload.
+ */
+import type { Server } from "bun";
+import { startAdmin } from "./admin.ts";
+import { App, type Shared } from "./app.ts";
+import { loadConfig } from "./config/load.ts";
+import type { AppConfig, Config } from "./config/types.ts";
+import { describeErrorLine, SluiceError } from "./errors.ts";
+import { MAX_PROBES_IN_FLIGHT } from "./health/budget.ts";
+import { planConnections, type FdPlan, type Limits } from "./limits.ts";
+import { Listener } from "./listener.ts";
+import type { Logger } from "./log.ts";
+import type { ProxyView } from "./metrics.ts";
+import { diff, summary, type Plan } from "./plan.ts";
+import { Sweeper } from "./sweeper.ts";
+
+/** DIAL_SWEEP_MS is the granularity of connect timeouts. */
+const DIAL_SWEEP_MS = 50;
+/** IDLE_SWEEP_MS is the granularity of idle timeouts. */
+const IDLE_SWEEP_MS = 1000;
+
+/** fdPlan sizes the connection cap of `config` under `fdLimit` (see planConnections). */
+export function fdPlan(config: Config, fdLimit: number | undefined): FdPlan {
+  const ports = config.apps.reduce((n, a) => n + a.ports.length, 0);
+  const targets = config.apps.reduce((n, a) => n + a.targets.length, 0);
+  return planConnections(fdLimit, ports, targets, config.maxConnections, MAX_PROBES_IN_FLIGHT);
+}
+
+export type ReloadTrigger = "signal" | "http" | "file";
+
+/** ReloadOutcome is what a reload reports: one line saying what changed, or why nothing did. */
+export interface ReloadOutcome {
+  ok: boolean;
+  message: string;
+}
+
+/** ConfigInfo is /status's `config` block. */
+export interface ConfigInfo {
+  path: string;
+  loaded_at: string;
+  last_error: string | null;
+}
+
+export interface RuntimeOptions {
+  /** the config file reloads read. */
+  configPath: string;
+  /** the fd limit that sizes the connection cap when the config sets none (see readFdLimit). */
+  fdLimit: number | undefined;
+  /** reads the config file; loadConfig unless a test injects another. */
+  load?: (path: string) => Promise<Config>;
+  /** told of each config a reload applied (the file watch and log settings follow it). */
+  onApplied?: (config: Config) => void;
+}
+
+export class Runtime implements ProxyView {
+  readonly apps = new Map<string, App>();
+  readonly listeners = new Map<number, Listener>();
+  /** apps removed by a reload whose sessions are still open. */
+  readonly retired = new Set<App>();
+  readonly limits: Limits;
+  draining = false;
+  admin: Server<undefined> | undefined;
+  /** the running config; undefined before start(). */
+  config: Config | undefined;
+  readonly reloads = { success: 0, failure: 0 };
+  configInfo: ConfigInfo;
+  readonly #shared: Shared;
+  readonly #opts: RuntimeOptions;
+  /** reloads run one at a time, in the order they were asked for. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** resolves the shutdown wait when the last session closes. */
+  #idle: (() => void) | undefined;
+
+  constructor(
+    readonly log: Logger,
+    opts: RuntimeOptions,
+  ) {
+    this.#opts = opts;
+    this.limits = { maxConnections: 0, active: 0, abandonedDials: 0, apps: 0 };
+    this.#shared = {
+      limits: this.limits,
+      dials: new Sweeper(DIAL_SWEEP_MS),
+      idle: new Sweeper(IDLE_SWEEP_MS),
+      log,
+      onIdle: () => this.#idle?.(),
+    };
+    this.configInfo = { path: opts.configPath, loaded_at: new Date().toISOString(), last_error: null };
+  }
+
+  /** start applies `config` to nothing: every port and the admin server open, or none does and the error is thrown. */
+  start(config: Config): void {
+    this.apply(diff(undefined, config), config);
+    this.configInfo.loaded_at = new Date().toISOString();
+  }
+
+  /** adminToken is the bearer token POSTs to the admin API need, if one is configured. */
+  get adminToken(): string | undefined {
+    return this.config?.adminAuth?.token;
+  }
+
+  /** adminLoopback: the admin API listens on a loopback address, so a POST without a token is allowed. */
+  get adminLoopback(): boolean {
+    const host = this.config?.admin?.host;
+    return host !== undefined && (host === "::1" || host === "localhost" || /^127\./.test(host));
+  }
+
+  get rejected(): number {
+    let n = 0;
+    for (const a of this.apps.values()) n += a.rejected;
+    return n;
+  }
+
+  /**
+   * apply carries out `plan` towards `next`. Phase one binds every new port
+   * and a moved admin listener; if any bind fails, whatever it bound is closed
+   * and a SluiceError thrown, with nothing else changed. Phase two cannot
+   * fail: it re-points and closes ports, updates, creates and retires apps,
+   * and drains removed targets per on_remove.
+   */
+  apply(plan: Plan, next: Config): void {
+    if (this.draining) throw new SluiceError("USAGE", "reload ignored while shutting down");
+    const created = new Map<string, App>();
+    for (const ac of plan.create) created.set(ac.name, new App(ac, next.health, this.#shared));
+    const appNamed = (name: string) => created.get(name) ?? this.apps.get(name)!;
+
+    const opened: Listener[] = [];
+    let admin: Server<undefined> | undefined;
+    try {
+      for (const o of plan.open) opened.push(new Listener(plan.bind, o.port, appNamed(o.app)));
+      if (plan.admin?.to !== undefined) admin = startAdmin(next.admin!, this);
+    } catch (e) {
+      for (const l of opened) l.stop();
+      void admin?.stop(true);
+      throw e;
+    }
+
+    // Nothing can fail from here on.
+    const before = this.config;
+    const oldApp = new Map(before?.apps.map((a) => [a.name, a]));
+    for (const ac of plan.update) this.apps.get(ac.name)!.update(ac, next.health);
+    for (const r of plan.repoint) this.listeners.get(r.port)!.app = appNamed(r.app);
+    for (const port of plan.close) {
+      this.listeners.get(port)?.stop();
+      this.listeners.delete(port);
+    }
+    for (const l of opened) this.listeners.set(l.port, l);
+    for (const app of this.retired) if (app.sessions.size === 0) this.retired.delete(app);
+    for (const name of plan.retire) {
+      const app = this.apps.get(name)!;
+      app.stop();
+      this.apps.delete(name);
+      if (app.sessions.size > 0) this.retired.add(app);
+    }
+    for (const change of plan.targets) {
+      // A retired app drains by the setting it had; a kept one by its new one.
+      const app = this.apps.get(change.app) ?? [...this.retired].find((a) => a.name === change.app);
+      const ac: AppConfig | undefined = app?.config ?? oldApp.get(change.app);
+      if (app !== undefined && ac?.onRemove === "drain" && change.removed.length > 0) {
+        app.drainRemoved(change.removed, ac.drainTimeoutMs);
+      }
+    }
+    for (const [name, app] of created) this.apps.set(name, app);
+    // Keep the config's app order, which /status and /metrics follow.
+    const order = next.apps.map((a) => a.name);
+    const sorted = [...this.apps].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+    this.apps.clear();
+    for (const [name, app] of sorted) this.apps.set(name, app);
+    for (const app of created.values()) app.start();
+
+    if (plan.admin !== undefined) {
+      void this.admin?.stop(true);
+      this.admin = admin;
+    }
+    this.config = { ...next, bind: plan.bind };
+    const cap = fdPlan(next, this.#opts.fdLimit);
+    if (cap.warning !== undefined) this.log.warn(cap.warning);
+    this.limits.maxConnections = cap.cap;
+    this.limits.apps = next.apps.length;
+  }
+
+  /**
+   * reload reads the config file again and applies it. Reloads are queued, so
+   * a SIGHUP, a POST /reload and a file change that arrive together run one
+   * after another. A config that does not load or apply changes nothing: it
+   * is counted, kept in /status as `last_error`, and reported.
+   */
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const run = this.#queue.then(() => this.#reload(trigger));
+    this.#queue = run;
+    return run;
+  }
+
+  async #reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const path = this.#opts.configPath;
+    if (this.draining) return { ok: false, message: `reload (${trigger}) ignored: shutting down` };
+    let plan: Plan;
+    try {
+      const next = await (this.#opts.load ?? loadConfig)(path);
+      plan = diff(this.config, next);
+      this.log.debug(`reload plan: ${JSON.stringify(plan, (k, v) => (k === "create" || k === "update" ? v.map((a: AppConfig) => a.name) : v))}`);
+      this.apply(plan, next);
+    } catch (e) {
+      const why = describeErrorLine(e);
+      this.reloads.failure++;
+      this.configInfo.last_error = why;
+      this.log.error(`reload failed (${trigger}), the running config stays: ${why}`);
+      return { ok: false, message: why };
+    }
+    this.reloads.success++;
+    this.configInfo = { path, loaded_at: new Date().toISOString(), last_error: null };
+    for (const note of plan.notes) this.log.warn(`reload: ${note}`);
+    const kept = this.limits.active;
+    const message = `${summary(plan)}; ${kept} open connection${kept === 1 ? "" : "s"} kept`;
+    this.log.success(`reloaded ${path} (${trigger}): ${message}`);
+    this.#opts.onApplied?.(this.config!);
+    return { ok: true, message };
+  }
+
+  /**
+   * shutdown: /healthz turns 503 at once; the ports keep accepting for
+   * `delayMs` (so load balancers see the instance leave before it refuses
+   * anyone); then every port closes, open sessions get up to `timeoutMs` to
+   * finish, and what is left is closed. It resolves to the number of sessions
+   * it had to close.
+   */
+  async shutdown(delayMs: number, timeoutMs: number): Promise<number> {
+    this.draining = true;
+    if (delayMs > 0) await Bun.sleep(delayMs);
+    for (const l of this.listeners.values()) l.stop();
+    for (const a of this.apps.values()) a.stop();
+    if (this.limits.active > 0 && timeoutMs > 0) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#idle = resolve;
+      await promise;
+      clearTimeout(timer);
+      this.#idle = undefined;
+    }
+    let forced = 0;
+    for (const a of [...this.apps.values(), ...this.retired]) {
+      for (const s of [...a.sessions]) {
+        forced++;
+        s.close("shutdown");
+      }
+    }
+    this.close();
+    return forced;
+  }
+
+  /** close stops everything at once; sessions still open are left to the process exit. */
+  close(): void {
+    for (const l of this.listeners.values()) l.stop();
+    for (const a of [...this.apps.values(), ...this.retired]) a.stop(true);
+    this.#shared.dials.stop();
+    this.#shared.idle.stop();
+    void this.admin?.stop(true);
+  }
+}
