@@ -7,6 +7,7 @@ import { createBalancer } from "./balancer/index.ts";
 import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
 import type { AppConfig, HealthConfig } from "./config/types.ts";
 import { HealthChecker } from "./health/checker.ts";
+import { CONNECT_BUCKETS_S, Histogram } from "./histogram.ts";
 import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
@@ -42,6 +43,8 @@ export class App implements SessionHost {
   failed = 0;
   /** dials that failed for want of a local resource (EMFILE, …), not through the target's fault. */
   localErrors = 0;
+  /** seconds from accept to the target's connect, of every session that connected. */
+  readonly connectDuration = new Histogram(CONNECT_BUCKETS_S);
   #suppressed = 0;
   #lastLog = -Infinity;
   readonly log: Logger;
@@ -171,6 +174,23 @@ export class App implements SessionHost {
     this.#drains.add(timer);
   }
 
+  /**
+   * setEnabled drains (false) or re-enables (true) the target at `address`:
+   * a drained target gets no new sessions while its open ones carry on. The
+   * state lives on the TargetState, which reloads and DNS refreshes keep by
+   * address. Returns undefined when the app has no such target.
+   */
+  setEnabled(address: string, enabled: boolean): TargetState | undefined {
+    const t = this.pool.targets.find((x) => x.address === address);
+    if (t === undefined) return undefined;
+    if (t.enabled !== enabled) {
+      t.enabled = enabled;
+      this.pool.refresh();
+      this.log.info(`${this.name}: target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
+    }
+    return t;
+  }
+
   /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
   accept(sock: Socket<Session>): void {
     const limits = this.shared.limits;
@@ -203,6 +223,10 @@ export class App implements SessionHost {
     } else {
       this.#rateLimited(`${this.name}: dial to ${target.address} failed: ${error}`);
     }
+  }
+
+  connected(s: Session): void {
+    this.connectDuration.observe(s.connectMs! / 1000);
   }
 
   internalError(error: unknown): void {

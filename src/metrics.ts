@@ -3,9 +3,13 @@
  * proxy. Counters live on the data path as plain numbers; they are only
  * formatted here, when scraped.
  */
+import pkg from "../package.json" with { type: "json" };
 import type { App } from "./app.ts";
 import { probeSockets } from "./health/probe.ts";
+import type { Histogram } from "./histogram.ts";
 import type { Limits } from "./limits.ts";
+import type { TargetState } from "./pool.ts";
+import { sampleProcess, type ProcessSample } from "./process-metrics.ts";
 
 /** ProxyView is what the views read. */
 export interface ProxyView {
@@ -15,12 +19,17 @@ export interface ProxyView {
   readonly limits: Limits;
   readonly draining: boolean;
   readonly rejected: number;
+  /** reloads applied and refused so far. */
+  readonly reloads?: { readonly success: number; readonly failure: number };
+  /** the config file, when it was last loaded, and why the last reload failed (null after a success). */
+  readonly configInfo?: { path: string; loaded_at: string; last_error: string | null };
 }
 
 /** statusOf is the /status document: the contract's fields plus a few extras. */
 export function statusOf(p: ProxyView) {
   return {
     draining: p.draining,
+    ...(p.configInfo === undefined ? {} : { config: p.configInfo }),
     connections: {
       active: p.limits.active,
       max: p.limits.maxConnections,
@@ -35,16 +44,21 @@ export function statusOf(p: ProxyView) {
       active: a.sessions.size,
       max_connections: a.maxConnections,
       rejected: a.rejected,
-      targets: a.pool.targets.map((t) => ({
-        address: t.address,
-        ...(t.origin === undefined ? {} : { origin: t.origin }),
-        healthy: t.health.healthy,
-        enabled: t.enabled,
-        active: t.active,
-        total: t.total,
-        connect_errors: t.connectErrors,
-      })),
+      targets: a.pool.targets.map(targetStatus),
     })),
+  };
+}
+
+/** targetStatus is one target as /status shows it; the admin API's drain and enable answer with it too. */
+export function targetStatus(t: TargetState) {
+  return {
+    address: t.address,
+    ...(t.origin === undefined ? {} : { origin: t.origin }),
+    healthy: t.health.healthy,
+    enabled: t.enabled,
+    active: t.active,
+    total: t.total,
+    connect_errors: t.connectErrors,
   };
 }
 
@@ -66,8 +80,34 @@ function family(out: string[], name: string, type: "counter" | "gauge", help: st
   for (const [labels, value] of rows) out.push(labels ? `${name}{${labels}} ${value}` : `${name} ${value}`);
 }
 
-/** renderMetrics is the Prometheus text exposition (format 0.0.4). */
-export function renderMetrics(p: ProxyView): string {
+/** optional declares a process-wide family only when its value could be read (see process-metrics.ts). */
+function optional(out: string[], name: string, type: "counter" | "gauge", help: string, value: number | undefined): void {
+  if (value !== undefined) family(out, name, type, help, [["", value]]);
+}
+
+/**
+ * histograms writes one histogram family: per labelled histogram, cumulative
+ * `_bucket{le}` samples ending in `le="+Inf"`, then `_sum` and `_count`.
+ */
+function histograms(out: string[], name: string, help: string, rows: [labels: string, h: Histogram][]): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+  for (const [labels, h] of rows) {
+    const counts = h.cumulative();
+    const sep = labels ? "," : "";
+    for (let i = 0; i < counts.length; i++) {
+      const le = i < h.bounds.length ? String(h.bounds[i]) : "+Inf";
+      out.push(`${name}_bucket{${labels}${sep}le="${le}"} ${counts[i]}`);
+    }
+    const braces = labels ? `{${labels}}` : "";
+    out.push(`${name}_sum${braces} ${h.sum}`, `${name}_count${braces} ${h.count}`);
+  }
+}
+
+/**
+ * renderMetrics is the Prometheus text exposition (format 0.0.4). `proc` is
+ * the process' own facts, read from /proc now unless a test passes its own.
+ */
+export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess()): string {
   const apps = reported(p);
   const perTarget = (f: (t: App["pool"]["targets"][number]) => number): Row[] =>
     apps.flatMap((a) => a.pool.targets.map((t): Row => [`app="${label(a.name)}",target="${label(t.address)}"`, f(t)]));
@@ -111,5 +151,22 @@ export function renderMetrics(p: ProxyView): string {
   );
   family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
+  if (p.reloads !== undefined) {
+    family(out, "sluice_config_reloads_total", "counter", "Config reloads by result; a failed one leaves the running config in place.", [
+      ['result="success"', p.reloads.success],
+      ['result="failure"', p.reloads.failure],
+    ]);
+  }
+  histograms(
+    out,
+    "sluice_connect_duration_seconds",
+    "Time from accepting a client to the target's connect, per app (failed dials and failover included).",
+    apps.map((a) => [`app="${label(a.name)}"`, a.connectDuration]),
+  );
+  family(out, "sluice_build_info", "gauge", "Always 1; the version label is sluice's.", [[`version="${label(pkg.version)}"`, 1]]);
+  optional(out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.", proc.startTimeSeconds);
+  optional(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.", proc.cpuSeconds);
+  optional(out, "process_resident_memory_bytes", "gauge", "Resident memory size, in bytes.", proc.residentBytes);
+  optional(out, "process_open_fds", "gauge", "Open file descriptors.", proc.openFds);
   return out.join("\n") + "\n";
 }

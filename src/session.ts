@@ -60,6 +60,8 @@ export interface SessionHost {
   readonly limits: Limits;
   /** a dial failed or timed out: passive health marking, counters, logs. */
   dialFailed(target: TargetState, error: string): void;
+  /** the target connected; `session.connectMs` is set. */
+  connected(session: Session): void;
   /** a handler threw: a bug in sluice, logged and the session reset. */
   internalError(error: unknown): void;
   /** the session is over; called exactly once. */
@@ -174,6 +176,7 @@ export class Session implements Sweepable {
     this.host.dials.delete(attempt);
     attempt.target.total++;
     this.connectMs = performance.now() - this.openedAt;
+    this.host.connected(this);
     this.up = up;
     this.upPipe.dst = up;
     this.downPipe.src = up;

@@ -3,7 +3,10 @@ import type { App } from "../../src/app.ts";
 import type { Limits } from "../../src/limits.ts";
 import { roundRobin } from "../../src/balancer/round-robin.ts";
 import type { AppConfig } from "../../src/config/types.ts";
+import { CONNECT_BUCKETS_S, Histogram } from "../../src/histogram.ts";
 import { renderMetrics, statusOf, type ProxyView } from "../../src/metrics.ts";
+import type { ProcessSample } from "../../src/process-metrics.ts";
+import pkg from "../../package.json" with { type: "json" };
 import { Pool } from "../../src/pool.ts";
 import { parseEndpoint, type Endpoint } from "../../src/target.ts";
 
@@ -51,6 +54,7 @@ function fakeApp(init: FakeAppInit): App {
     localErrors: 0,
     discovery: { resolved: 0, failed: 0 },
     maxConnections: 480,
+    connectDuration: new Histogram(CONNECT_BUCKETS_S),
   } as unknown as App;
 }
 
@@ -109,7 +113,7 @@ function parse(text: string): Exposition {
     if ((m = /^# HELP (\w+) (.+)$/.exec(line))) {
       expect(x.help.has(m[1]!)).toBe(false);
       x.help.set(m[1]!, m[2]!);
-    } else if ((m = /^# TYPE (\w+) (counter|gauge)$/.exec(line))) {
+    } else if ((m = /^# TYPE (\w+) (counter|gauge|histogram)$/.exec(line))) {
       // HELP comes first, and TYPE precedes the family's samples
       expect(x.help.has(m[1]!)).toBe(true);
       expect(x.type.has(m[1]!)).toBe(false);
@@ -117,9 +121,11 @@ function parse(text: string): Exposition {
       x.order.push(m[1]!);
       current = m[1];
     } else if ((m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line))) {
-      expect(m[1]).toBe(current!);
+      // a histogram's samples are its name plus _bucket, _sum or _count
+      const family = x.type.get(current!) === "histogram" ? m[1]!.replace(/_(bucket|sum|count)$/, "") : m[1];
+      expect(family).toBe(current!);
       const value = Number(m[3]);
-      expect(Number.isFinite(value)).toBe(true);
+      expect(Number.isFinite(value) || m[3] === "+Inf").toBe(true);
       x.samples.push({ name: m[1]!, labels: parseLabels(m[2] ?? ""), value });
     } else {
       throw new Error(`not an exposition line: ${JSON.stringify(line)}`);
@@ -135,6 +141,9 @@ function valueOf(x: Exposition, name: string, labels: Record<string, string>): n
   expect(found.length).toBeLessThanOrEqual(1);
   return found[0]?.value;
 }
+
+/** PROC is a fixed process sample, so expositions do not depend on this test process. */
+const PROC: ProcessSample = { startTimeSeconds: 1796018145.21, cpuSeconds: 0.05, residentBytes: 30_060_544, openFds: 12 };
 
 const CONTRACT: [name: string, type: "counter" | "gauge", labels: string[]][] = [
   ["sluice_connections_active", "gauge", ["app", "target"]],
@@ -233,18 +242,61 @@ describe("renderMetrics", () => {
     expect(valueOf(x, "sluice_draining", {})).toBe(1);
   });
 
-  test("every metric name has the sluice_ prefix and counters end in _total", () => {
-    const x = parse(renderMetrics(sample().p));
+  test("every metric name has the sluice_ prefix (process_ for the standard process facts) and counters end in _total", () => {
+    const x = parse(renderMetrics(sample().p, PROC));
     for (const name of x.order) {
-      expect(name.startsWith("sluice_")).toBe(true);
+      expect(name.startsWith("sluice_") || name.startsWith("process_")).toBe(true);
       expect(name.endsWith("_total")).toBe(x.type.get(name) === "counter");
     }
   });
 
   test("with no apps, every family is still declared and per-target ones are empty", () => {
-    const x = parse(renderMetrics(view([])));
+    const x = parse(renderMetrics(view([]), {}));
     for (const [name] of CONTRACT) expect(x.type.has(name)).toBe(true);
-    expect(x.samples.map((s) => s.name).sort()).toEqual(["sluice_abandoned_dials", "sluice_connections_limit", "sluice_draining", "sluice_health_probes_abandoned"]);
+    expect(x.type.get("sluice_connect_duration_seconds")).toBe("histogram");
+    expect(x.samples.map((s) => s.name).sort()).toEqual([
+      "sluice_abandoned_dials",
+      "sluice_build_info",
+      "sluice_connections_limit",
+      "sluice_draining",
+      "sluice_health_probes_abandoned",
+    ]);
+  });
+
+  test("sluice_build_info carries package.json's version", () => {
+    const x = parse(renderMetrics(view([]), {}));
+    expect(x.type.get("sluice_build_info")).toBe("gauge");
+    expect(valueOf(x, "sluice_build_info", { version: pkg.version })).toBe(1);
+  });
+
+  test("process facts are the standard process_ families, each left out when it cannot be read", () => {
+    const x = parse(renderMetrics(view([]), PROC));
+    const rows: [name: string, type: string, value: number][] = [
+      ["process_start_time_seconds", "gauge", 1796018145.21],
+      ["process_cpu_seconds_total", "counter", 0.05],
+      ["process_resident_memory_bytes", "gauge", 30_060_544],
+      ["process_open_fds", "gauge", 12],
+    ];
+    for (const [name, type, value] of rows) expect([name, x.type.get(name), valueOf(x, name, {})]).toEqual([name, type, value]);
+    const some = parse(renderMetrics(view([]), { openFds: 3 }));
+    expect(some.order.filter((n) => n.startsWith("process_"))).toEqual(["process_open_fds"]);
+  });
+
+  test("sluice_connect_duration_seconds is a histogram per app: cumulative buckets up to +Inf, then _sum and _count", () => {
+    const { p, web } = sample();
+    for (const s of [0.0003, 0.002, 0.002, 0.4, 30]) web.connectDuration.observe(s);
+    const x = parse(renderMetrics(p, PROC));
+    const name = "sluice_connect_duration_seconds";
+    const buckets = x.samples.filter((s) => s.name === `${name}_bucket` && s.labels.app === "web");
+    expect(buckets.map((b) => b.labels.le)).toEqual([...CONNECT_BUCKETS_S.map(String), "+Inf"]);
+    const at = (le: string) => buckets.find((b) => b.labels.le === le)?.value;
+    expect([at("0.0005"), at("0.001"), at("0.0025"), at("0.25"), at("0.5"), at("10"), at("+Inf")]).toEqual([1, 1, 3, 3, 4, 4, 5]);
+    const counts = buckets.map((b) => b.value);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(valueOf(x, `${name}_count`, { app: "web" })).toBe(5);
+    expect(valueOf(x, `${name}_sum`, { app: "web" })).toBeCloseTo(30.4043, 9);
+    expect(valueOf(x, `${name}_count`, { app: "db" })).toBe(0);
+    expect(valueOf(x, `${name}_bucket`, { app: "db", le: "+Inf" })).toBe(0);
   });
 
   test("label values escape backslash, double quote and newline", () => {

@@ -186,6 +186,24 @@ describe("Pool", () => {
     expect(bal.offered).toEqual([[C.address]]);
   });
 
+  test("a pool built with `previous` keeps an operator's drain: the target stays disabled and out of the ready list", () => {
+    const old = new Pool([A, B], roundRobin());
+    old.targets[1]!.enabled = false;
+    old.refresh();
+    const bal = recording();
+    const next = new Pool([B, A, C], bal, old);
+    expect(next.targets.map((t) => [t.address, t.enabled])).toEqual([
+      [B.address, false],
+      [A.address, true],
+      [C.address, true],
+    ]);
+    next.pick(null);
+    expect(bal.offered).toEqual([[A.address, C.address]]);
+    // Removed by one rebuild and back in the next: a new target, enabled.
+    const back = new Pool([B], roundRobin(), new Pool([A], roundRobin(), next));
+    expect(back.targets[0]!.enabled).toBe(true);
+  });
+
   test("works with a real balancer: round-robin over the ready targets", () => {
     const pool = new Pool([A, B, C], roundRobin());
     pool.targets[1]!.health.markDown(1);

@@ -76,6 +76,7 @@ function makeHost(): Rig["host"] {
     dials: new Sweeper(50),
     limits,
     dialFailed() {},
+    connected() {},
     internalError() {},
     sessionClosed: (s) => void closed.push(s),
     connect: (_t, a) => void attempts.push(a),
@@ -349,6 +350,26 @@ describe("Session failures are passed on as resets", () => {
     const r = rig();
     r.s.upstreamClose(r.host.attempts[0]!, undefined);
     expect(r.s.reason).toBe("connect-failed");
+  });
+
+  test("the host hears of a connect once, with connectMs set", () => {
+    const r = rig();
+    const seen: (number | undefined)[] = [];
+    r.host.connected = (s) => void seen.push(s.connectMs);
+    r.s.upstreamOpen(r.host.attempts[0]!, r.up as unknown as Socket<Attempt>);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeGreaterThanOrEqual(0);
+  });
+
+  test("the late open of a timed-out dial is not a connect", () => {
+    const r = rig();
+    let seen = 0;
+    r.host.connected = () => void seen++;
+    const first = r.host.attempts[0]!;
+    r.s.dialFailed(first, "ETIMEDOUT");
+    r.s.upstreamOpen(first, r.up as unknown as Socket<Attempt>);
+    expect(seen).toBe(0);
+    expect(r.up.log).toEqual(["terminate"]);
   });
 });
 
