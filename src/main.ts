@@ -53,35 +53,25 @@ async function main(): Promise<void> {
   }
 
   const log = logger("sluice");
-  const runtime = new Runtime(log, { configPath: opts.config, fdLimit: await readFdLimit(), onApplied: (next) => follow(next) });
+  const runtime = new Runtime(log, { configPath: opts.config, fdLimit: await readFdLimit(), onApplied: (next) => void follow(next) });
   try {
     runtime.start(config);
   } catch (e) {
     fail(describe(e));
   }
 
-  for (const app of config.apps) {
-    log.info(
-      `app ${app.name}: ports ${app.ports.join(", ")} -> ${app.targets.map((t) => t.address).join(", ")} (${app.balancer})`,
-    );
-  }
-  const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
-  log.success(
-    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
-  );
-
   // The file watch follows the config's own `watch` key, reload after reload.
   let watcher: ConfigWatch | undefined;
-  function follow(next: Config): void {
+  function follow(next: Config): Promise<void> | undefined {
     if (next.watch && watcher === undefined) {
       watcher = new ConfigWatch(opts.config, () => void runtime.reload("file"), (m) => log.warn(m));
-      void watcher.start();
+      return watcher.start();
     } else if (!next.watch && watcher !== undefined) {
       watcher.stop();
       watcher = undefined;
     }
   }
-  follow(config);
+  await follow(config);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -104,6 +94,17 @@ async function main(): Promise<void> {
   process.on("SIGHUP", () => {
     if (!stopping) void runtime.reload("signal");
   });
+
+  // Announced only now: a script that signals on seeing "ready" must find the handlers and the watch in place.
+  for (const app of config.apps) {
+    log.info(
+      `app ${app.name}: ports ${app.ports.join(", ")} -> ${app.targets.map((t) => t.address).join(", ")} (${app.balancer})`,
+    );
+  }
+  const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
+  log.success(
+    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
+  );
 }
 
 await main();
