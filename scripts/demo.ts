@@ -53,6 +53,11 @@ for (const app of config.apps) {
   }
 }
 
-const sluice = Bun.spawn(["dist/sluice", "-c", configPath], { stdio: ["inherit", "inherit", "inherit"] });
+// sluice runs in a process group of its own: a Ctrl-C in the terminal goes to
+// the whole foreground group, and sluice must get it once, from here, not
+// twice (once from the terminal, once forwarded), which it would take for
+// "second signal: exit now". A second Ctrl-C is forwarded as a second signal.
+const sluice = Bun.spawn(["dist/sluice", "-c", configPath], { stdio: ["inherit", "inherit", "inherit"], detached: true });
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => sluice.kill(sig));
+process.on("exit", () => sluice.kill("SIGKILL"));
 process.exit(await sluice.exited);

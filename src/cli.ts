@@ -2,14 +2,17 @@
  * @module cli: command-line parsing. Pure: argv in, options or a usage error out.
  */
 import { SluiceError } from "./errors.ts";
-import { LOG_LEVELS, type LogLevelName } from "./log.ts";
+import { LOG_FORMATS, LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from "./config/types.ts";
 
 export interface CliOptions {
   config: string;
   check: boolean;
   help: boolean;
   version: boolean;
-  logLevel: LogLevelName;
+  /** undefined: the config's [log] level, else info. */
+  logLevel: LogLevelName | undefined;
+  /** undefined: the config's [log] format. */
+  logFormat: LogFormat | undefined;
 }
 
 export const USAGE = `Usage: sluice [options]
@@ -19,15 +22,24 @@ A TCP proxy and load balancer.
 Options:
   -c, --config PATH     config file (default ./config.toml; a .json path is read as JSON)
       --check           validate the config, print a summary or every problem, and exit
-      --log-level LEVEL debug | info | warn | error | silent (default info)
+      --log-level LEVEL debug | info | warn | error | silent (overrides [log] level; default info)
+      --log-format FMT  text | json: one line per event, JSON one object per line (overrides [log] format)
   -v, --version         print the version and exit
   -h, --help            print this help and exit
 
-Signals: SIGTERM/SIGINT drain and exit; a second one exits at once.`;
+Signals:
+  SIGTERM, SIGINT  stop (after shutdown_delay), let open connections finish up to
+                   shutdown_timeout, exit 0; a second signal exits at once
+  SIGHUP           reload the config file (so does saving it, unless watch = false)
+
+Admin API (when the config has an [admin] table; default http://127.0.0.1:9900):
+  GET  /healthz  /status  /metrics
+  POST /reload   /apps/{app}/targets/{address}/drain   .../enable
+       (a bearer token when [admin] token is set; else only on a loopback address)`;
 
 /** parseArgs reads user arguments (argv without the runtime and script); it throws SluiceError USAGE. */
 export function parseArgs(args: readonly string[]): CliOptions {
-  const o: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: "info" };
+  const o: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -44,12 +56,12 @@ export function parseArgs(args: readonly string[]): CliOptions {
       case "--check":
         o.check = flagOnly(flag, inline);
         break;
-      case "--log-level": {
-        const v = value();
-        if (!Object.hasOwn(LOG_LEVELS, v)) throw new SluiceError("USAGE", `--log-level must be one of ${Object.keys(LOG_LEVELS).join(", ")}`);
-        o.logLevel = v as LogLevelName;
+      case "--log-level":
+        o.logLevel = oneOf(flag, value(), LOG_LEVEL_NAMES);
         break;
-      }
+      case "--log-format":
+        o.logFormat = oneOf(flag, value(), LOG_FORMATS);
+        break;
       case "-v":
       case "--version":
         o.version = flagOnly(flag, inline);
@@ -63,6 +75,12 @@ export function parseArgs(args: readonly string[]): CliOptions {
     }
   }
   return o;
+}
+
+/** oneOf checks `v` against a closed set of words. */
+function oneOf<T extends string>(flag: string, v: string, words: readonly T[]): T {
+  if (!(words as readonly string[]).includes(v)) throw new SluiceError("USAGE", `${flag} must be one of ${words.join(", ")}`);
+  return v as T;
 }
 
 /** flagOnly rejects `--check=false` and the like: a switch that silently ignored its value would mislead. */

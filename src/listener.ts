@@ -6,7 +6,46 @@ import type { TCPSocketListener } from "bun";
 import type { App } from "./app.ts";
 import { SluiceError } from "./errors.ts";
 import { downstreamHandlers, type Session } from "./session.ts";
-import { formatEndpoint } from "./target.ts";
+import { formatEndpoint, isIPv6 } from "./target.ts";
+
+/**
+ * listenError says why a listen failed and what to do about it. Bun names
+ * the errno for most failures but not for a host name it cannot resolve
+ * (no code, "Failed to listen at <host>").
+ */
+export function listenError(e: unknown, host: string): string {
+  const code = (e as { code?: string } | null)?.code;
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use";
+    case "EACCES":
+      return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    case "EADDRNOTAVAIL":
+      return `${host} is not an address of this machine (EADDRNOTAVAIL); set bind to one of its addresses, or "0.0.0.0" for all`;
+    case "EINVAL":
+      return host.toLowerCase().startsWith("fe80:")
+        ? `invalid address (EINVAL): a link-local IPv6 address needs its interface, e.g. ${host}%eth0`
+        : "invalid address (EINVAL)";
+    case undefined:
+      return isIPv6(host) || /^[\d.]+$/.test(host) ? String((e as Error)?.message ?? e) : `cannot resolve ${host} to an address of this machine`;
+    default:
+      return code;
+  }
+}
+
+/**
+ * bindProblem tries `host` the way the listeners will (a listen on port 0,
+ * closed at once) and says what is wrong with it, or undefined when it works.
+ * --check uses it, so a bind that cannot work fails there and not at start.
+ */
+export function bindProblem(host: string): string | undefined {
+  try {
+    Bun.listen({ hostname: host, port: 0, socket: { data() {} } }).stop(true);
+    return undefined;
+  } catch (e) {
+    return listenError(e, host);
+  }
+}
 
 export class Listener {
   readonly server: TCPSocketListener<Session>;
@@ -25,14 +64,7 @@ export class Listener {
         socket: { ...downstreamHandlers, open: (s) => this.app.accept(s) },
       });
     } catch (e) {
-      const err = e as { code?: string; message?: string };
-      const why =
-        err.code === "EADDRINUSE"
-          ? "address already in use"
-          : err.code === "EACCES"
-            ? "permission denied"
-            : (err.code ?? err.message ?? String(e));
-      throw new SluiceError("LISTEN_FAILED", `cannot listen on ${formatEndpoint(bind, port)} for app "${app.name}": ${why}`);
+      throw new SluiceError("LISTEN_FAILED", `cannot listen on ${formatEndpoint(bind, port)} for app "${app.name}": ${listenError(e, bind)}`);
     }
   }
 

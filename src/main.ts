@@ -6,8 +6,9 @@ import pkg from "../package.json" with { type: "json" };
 import { parseArgs, USAGE, type CliOptions } from "./cli.ts";
 import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
-import { describeError as describe } from "./errors.ts";
-import { logger, setLogLevel } from "./log.ts";
+import { ConfigError, describeError as describe } from "./errors.ts";
+import { bindProblem } from "./listener.ts";
+import { configureLog, logger, logSettingsOf } from "./log.ts";
 import { readFdLimit } from "./limits.ts";
 import { fdPlan, Runtime } from "./runtime.ts";
 import { ConfigWatch } from "./watch.ts";
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     process.stdout.write(`sluice ${pkg.version}\n`);
     return;
   }
-  setLogLevel(opts.logLevel);
+  configureLog(logSettingsOf(undefined, opts));
 
   let config: Config;
   try {
@@ -45,6 +46,9 @@ async function main(): Promise<void> {
     fail(describe(e));
   }
   if (opts.check) {
+    // What only this machine can tell: whether `bind` is one of its addresses.
+    const bindWhy = bindProblem(config.bind);
+    if (bindWhy !== undefined) fail(describe(new ConfigError([{ path: "bind", message: bindWhy }], opts.config)));
     const plan = fdPlan(config, await readFdLimit());
     if (plan.warning !== undefined) process.stderr.write(`sluice: ${plan.overCommitted ? "" : "warning: "}${plan.warning}\n`);
     if (plan.overCommitted) process.exit(1);
@@ -52,8 +56,16 @@ async function main(): Promise<void> {
     return;
   }
 
+  configureLog(logSettingsOf(config.log, opts));
   const log = logger("sluice");
-  const runtime = new Runtime(log, { configPath: opts.config, fdLimit: await readFdLimit(), onApplied: (next) => void follow(next) });
+  const runtime = new Runtime(log, {
+    configPath: opts.config,
+    fdLimit: await readFdLimit(),
+    onApplied: (next) => {
+      configureLog(logSettingsOf(next.log, opts));
+      void follow(next);
+    },
+  });
   try {
     runtime.start(config);
   } catch (e) {

@@ -38,6 +38,10 @@ describe("CLI", () => {
     const h = await run(["--help"]);
     expect(h.code).toBe(0);
     expect(h.stdout).toContain("--config");
+    // What an operator looks for first: how to reload, and where the admin API is.
+    expect(h.stdout).toContain("SIGHUP");
+    expect(h.stdout).toContain("/healthz");
+    expect(h.stdout).toContain("POST /reload");
     const bad = await run(["--frobnicate"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("--frobnicate");
@@ -96,6 +100,23 @@ test("a port already in use: one line naming it, exit 1, nothing left listening"
   } finally {
     squatter.stop(true);
   }
+});
+
+// Only a listen is tried on these addresses (it fails at once); nothing is sent anywhere.
+test.each([
+  ["an address of no interface here (TEST-NET-1)", "192.0.2.1", "192.0.2.1 is not an address of this machine"],
+  ["a host name that does not resolve", "no-such-host.invalid", "cannot resolve no-such-host.invalid"],
+])("a bind that cannot work, %s: --check fails naming bind, start fails saying what to do", async (_, bind, why) => {
+  const path = configFile(`bind = "${bind}"\n` + appToml("a", [freePort()], ["127.0.0.1:9"]));
+  const check = await run(["--check", "-c", path]);
+  expect(check.code).toBe(1);
+  expect(check.stderr).toContain(`bind: ${why}`);
+  expectNoStackTrace(check.stderr);
+  const start = await run(["-c", path]);
+  expect(start.code).toBe(1);
+  expect(start.stderr).toContain(why);
+  expect(start.stderr.trim().split("\n")).toHaveLength(1);
+  expectNoStackTrace(start.stderr);
 });
 
 test("an admin address already in use: one line naming it, exit 1", async () => {
