@@ -1,59 +1,210 @@
 /**
  * @module log: the only file that imports consola; it hands out tagged loggers.
  * Nothing on the per-chunk data path logs: only events that happen once per
- * connection failure, health flip or lifecycle step.
+ * connection (the access log, when on), failure, health flip or lifecycle step.
  *
- * Lines are one event each, `time level [tag] message`, on stderr, so stdout
- * stays for command output (--check, --version) and log shippers can split
- * lines without guessing. No colours: the lines mostly end up in journald or
- * a container log.
+ * Lines are one event each on stderr, so stdout stays for command output
+ * (--check, --version) and log shippers can split lines without guessing.
+ * Two formats: `text`, `time LEVEL [tag] message key=value …`, and `json`,
+ * one object per line with `time`, `level`, `tag`, `msg` and the fields. No
+ * colours: the lines mostly end up in journald or a container log.
+ *
+ * Writing never blocks: lines go through a bounded LineQueue on a
+ * non-blocking stderr (log-writer.ts), and lines that do not fit are dropped
+ * and counted (droppedLines, sluice_log_lines_dropped_total).
  *
  * Start-up cost matters for a proxy that may be restarted under load:
  * consola's default entry (fancy reporters), `process.stderr` (a Node
  * stream) and node:tty each added 10-25 ms and 5-14 MB RSS to the binary's
- * start, so this uses consola/core and console.error.
+ * start, so this uses consola/core and writes fd 2 itself.
  */
-import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { createConsola, LogLevels, type LogObject } from "consola/core";
+import { LOG_LEVEL_NAMES, type LogConfig, type LogFormat, type LogLevelName } from "./config/types.ts";
+import { EXIT_FLUSH_MS, LineQueue, stderrFd } from "./log-writer.ts";
 
-export type Logger = Pick<ConsolaInstance, "info" | "warn" | "error" | "success" | "debug">;
+export { LOG_LEVEL_NAMES, type LogFormat, type LogLevelName };
 
-export const LOG_LEVELS = { silent: -999, error: 0, warn: 1, info: 3, debug: 4 } as const;
-export type LogLevelName = keyof typeof LOG_LEVELS;
+/** Fields are the structured part of a line: `key=value` in text, properties in JSON. */
+export type Fields = Readonly<Record<string, string | number | boolean | null | undefined>>;
 
-function levelName(o: LogObject): string {
-  switch (o.type) {
+type LogFn = (msg: string, fields?: Fields) => void;
+export interface Logger {
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  success: LogFn;
+  debug: LogFn;
+}
+
+/** Entry is one line before formatting. */
+export interface Entry {
+  time: Date;
+  level: "debug" | "info" | "warn" | "error";
+  tag: string;
+  msg: string;
+  fields?: Fields | undefined;
+}
+
+const TEXT_LEVEL = { debug: "DEBUG", info: "INFO ", warn: "WARN ", error: "ERROR" } as const;
+
+/** formatLine renders one entry, newline included. Pure. */
+export function formatLine(format: LogFormat, e: Entry): string {
+  if (format === "json") {
+    const o: Record<string, unknown> = { time: e.time.toISOString(), level: e.level };
+    if (e.tag) o.tag = e.tag;
+    o.msg = e.msg;
+    if (e.fields !== undefined) {
+      for (const k in e.fields) if (!(k in o)) o[k] = e.fields[k] ?? null;
+    }
+    return JSON.stringify(o) + "\n";
+  }
+  let line = `${e.time.toISOString()} ${TEXT_LEVEL[e.level]} ${e.tag ? `[${e.tag}] ` : ""}${e.msg}`;
+  if (e.fields !== undefined) for (const k in e.fields) line += ` ${k}=${textValue(e.fields[k])}`;
+  return line + "\n";
+}
+
+/** textValue: bare when it has no space, quote or `=`; JSON-quoted otherwise; `-` for null. */
+function textValue(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return "-";
+  if (typeof v !== "string") return String(v);
+  return v !== "" && !/[\s"=\\]/.test(v) ? v : JSON.stringify(v);
+}
+
+function levelOf(type: LogObject["type"]): Entry["level"] {
+  switch (type) {
     case "error":
     case "fatal":
-      return "ERROR";
+      return "error";
     case "warn":
-      return "WARN ";
+      return "warn";
     case "debug":
     case "trace":
-      return "DEBUG";
+      return "debug";
     default:
-      return "INFO ";
+      return "info";
   }
 }
 
+function isFields(a: unknown): a is Fields {
+  return typeof a === "object" && a !== null && !(a instanceof Error) && !Array.isArray(a);
+}
+
+/** LogSettings: what configureLog sets; the config's [log] table and the command line decide. */
+export interface LogSettings {
+  format: LogFormat;
+  level: LogLevelName;
+  /** one line per finished client connection. */
+  access: boolean;
+}
+
+const settings: LogSettings = { format: "text", level: "info", access: false };
+
+let queue: LineQueue | undefined;
+
+/** out is the stderr queue, made on the first line (so --help or --check never touch fd 2's flags). */
+function out(): LineQueue {
+  if (queue !== undefined) return queue;
+  const f = stderrFd();
+  const q = (queue = new LineQueue(f, {
+    notice: (n) => formatLine(settings.format, { time: new Date(), level: "warn", tag: "log", msg: `${n} log line${n === 1 ? "" : "s"} dropped: stderr was not read fast enough`, fields: { dropped: n } }),
+  }));
+  process.on("exit", () => {
+    q.flushSync(EXIT_FLUSH_MS);
+    f.restore();
+  });
+  return q;
+}
+
+/** threshold is the numeric level lines must not exceed (consola's numbers: error 0 … debug 4). */
+let threshold = LogLevels.info;
+
 const root = createConsola({
-  level: LOG_LEVELS.info,
+  // Loggers filter by `threshold` themselves: consola copies its level into
+  // each withTag() child, so a later change would not reach them.
+  level: LogLevels.verbose,
+  // One event, one line: consola's folding of repeats would delay lines on a timer; apps rate-limit their own.
+  throttle: 0,
   reporters: [
     {
       log(o: LogObject) {
-        const tag = o.tag ? `[${o.tag}] ` : "";
-        const msg = o.args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
-        console.error(`${o.date.toISOString()} ${levelName(o)} ${tag}${msg}`);
+        const args = o.args;
+        const fields = args.length > 1 && isFields(args[args.length - 1]) ? (args[args.length - 1] as Fields) : undefined;
+        const parts = fields === undefined ? args : args.slice(0, -1);
+        const msg = parts.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
+        out().write(formatLine(settings.format, { time: o.date, level: levelOf(o.type), tag: o.tag, msg, fields }));
       },
     },
   ],
 });
 
-/** logger returns a logger whose lines are prefixed with `tag`. */
+/** logger returns a logger whose lines are tagged `tag`; a line above the current level costs one comparison. */
 export function logger(tag: string): Logger {
-  return root.withTag(tag);
+  const c = root.withTag(tag);
+  const at =
+    (type: "info" | "warn" | "error" | "success" | "debug"): LogFn =>
+    (msg, fields) => {
+      if (LogLevels[type] > threshold) return;
+      if (fields === undefined) c[type](msg);
+      else c[type](msg, fields);
+    };
+  return { info: at("info"), warn: at("warn"), error: at("error"), success: at("success"), debug: at("debug") };
 }
 
-/** setLogLevel changes the level of every logger handed out, before or after. */
+/**
+ * configureLog changes the format, level or access switch of every logger
+ * handed out, before or after; start-up and every reload call it with the
+ * config's [log] table under the command line's overrides.
+ */
+export function configureLog(next: Partial<LogSettings>): void {
+  if (next.format !== undefined) settings.format = next.format;
+  if (next.level !== undefined) {
+    settings.level = next.level;
+    threshold = LogLevels[next.level];
+  }
+  if (next.access !== undefined) settings.access = next.access;
+}
+
+/**
+ * logSettingsOf is what the config's [log] table (undefined before it is
+ * loaded) and the command line ask for together: a flag wins over the
+ * table, and the level is info when neither names one.
+ */
+export function logSettingsOf(
+  config: LogConfig | undefined,
+  cli: { readonly logLevel?: LogLevelName | undefined; readonly logFormat?: LogFormat | undefined },
+): LogSettings {
+  return {
+    format: cli.logFormat ?? config?.format ?? "text",
+    level: cli.logLevel ?? config?.level ?? "info",
+    access: config?.access ?? false,
+  };
+}
+
+/** setLogLevel is configureLog({ level }). */
 export function setLogLevel(level: LogLevelName): void {
-  root.level = LOG_LEVELS[level];
+  configureLog({ level });
+}
+
+/** logSettings is the current format, level and access switch. */
+export function logSettings(): Readonly<LogSettings> {
+  return settings;
+}
+
+/**
+ * accessLog writes one access line (`msg: "connection"`, tag `access`). It
+ * does not go through consola: no level applies (the `access` switch alone
+ * decides) and it is the one line written per connection, so it stays short.
+ */
+export function accessLog(fields: Fields): void {
+  out().write(formatLine(settings.format, { time: new Date(), level: "info", tag: "access", msg: "connection", fields }));
+}
+
+/** droppedLines counts log lines dropped since start because stderr was not read. */
+export function droppedLines(): number {
+  return queue?.dropped ?? 0;
+}
+
+/** isLogLevel: the type guard for --log-level and the like. */
+export function isLogLevel(v: string): v is LogLevelName {
+  return (LOG_LEVEL_NAMES as readonly string[]).includes(v);
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs, USAGE, type CliOptions } from "../../src/cli.ts";
 import { SluiceError } from "../../src/errors.ts";
 
-const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: "info" };
+const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined };
 
 /** codeOf runs parseArgs and returns the SluiceError code it throws, or "ok". */
 function codeOf(args: string[]): string {
@@ -34,6 +34,9 @@ describe("parseArgs accepts", () => {
     [["--log-level", "error"], { logLevel: "error" }],
     [["--log-level", "silent"], { logLevel: "silent" }],
     [["--log-level", "info"], { logLevel: "info" }],
+    [["--log-format", "json"], { logFormat: "json" }],
+    [["--log-format=text"], { logFormat: "text" }],
+    [["--log-format", "json", "--log-level", "debug"], { logFormat: "json", logLevel: "debug" }],
     [["-c", "--check"], { config: "--check" }], // a flag's value is taken as is, like getopt
     [
       ["--check", "--log-level", "debug", "--config", "c.toml", "-h", "-v"],
@@ -57,6 +60,9 @@ describe("parseArgs rejects with USAGE", () => {
     [["--log-level="], "--log-level= with an empty value"],
     [["--log-level", "verbose"], "an unknown level"],
     [["--log-level", "INFO"], "a level in capitals"],
+    [["--log-format"], "--log-format without a value"],
+    [["--log-format", "logfmt"], "an unknown format"],
+    [["--log-format", "JSON"], "a format in capitals"],
     [["--frobnicate"], "an unknown long flag"],
     [["-x"], "an unknown short flag"],
     [["config.toml"], "a positional argument"],
@@ -86,6 +92,9 @@ describe("parseArgs rejects misleading arguments", () => {
     test(`--log-level ${level} is a USAGE error`, () => {
       expect(codeOf(["--log-level", level])).toBe("USAGE");
     });
+    test(`--log-format ${level} is a USAGE error`, () => {
+      expect(codeOf(["--log-format", level])).toBe("USAGE");
+    });
   }
 
   // Ignoring the value would turn `--check=false` into a check.
@@ -98,7 +107,7 @@ describe("parseArgs rejects misleading arguments", () => {
 
 describe("USAGE text", () => {
   test("mentions every flag parseArgs accepts", () => {
-    for (const flag of ["-c", "--config", "--check", "--log-level", "-v", "--version", "-h", "--help"]) {
+    for (const flag of ["-c", "--config", "--check", "--log-level", "--log-format", "-v", "--version", "-h", "--help"]) {
       expect(USAGE).toContain(flag);
     }
   });
