@@ -3,7 +3,8 @@
  * hundreds of raw TCP requests from a fixed seed: malformed request lines,
  * random bytes, HTTP/1.0 with and without Host, CONNECT, OPTIONS, TRACE and
  * unknown methods, absolute-form targets, huge and numerous headers, bodies,
- * pipelining, byte-at-a-time clients and early closes.
+ * pipelining, byte-at-a-time clients and early closes; then the operator's
+ * routes (POST /reload, drain, enable) with odd methods and credentials.
  *
  * Every reply is below 500, with one exception that Bun.serve makes before
  * our handler runs: its fixed `505 HTTP Version Not Supported` for a request
@@ -120,6 +121,16 @@ function generate(seed: number): Case[] {
   // No half-close from us: the server must end these itself (HTTP/1.0, or Connection: close).
   for (const text of ["GET /healthz HTTP/1.0\r\n\r\n", "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GARBAGE\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "CONNECT h:1 HTTP/1.0\r\n\r\n"]) {
     add("server closes by itself", text, { after: "keep" }, text.includes("HTTP/2.0"));
+  }
+  // The operator's routes, with and without credentials. Generated last, so every case above is what it was for this seed.
+  const ROUTE_TARGETS = ["/reload", "/reload?x=1", "/apps/web/targets/127.0.0.1:1/drain", "/apps/web/targets/%5B%3A%3A1%5D%3A1/enable", "/apps/%ZZ/targets/%00/drain", "/apps/web/targets//drain", "/apps/web/targets/x/drain/"];
+  const AUTH = ["", "Authorization: Bearer x\r\n", "Authorization: Basic eA==\r\n", "Authorization: Bearer\r\n", `Authorization: Bearer ${"a".repeat(5000)}\r\n`];
+  for (let i = 0; i < 40; i++) {
+    const method = rng.pick(["POST", "POST", "POST", "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT"]);
+    const version = rng.pick(GOOD_VERSIONS);
+    const keep = rng.chance(0.5);
+    const head = `${method} ${rng.pick(ROUTE_TARGETS)} ${version}\r\n${version === "HTTP/1.1" ? "Host: x\r\n" : ""}${rng.pick(AUTH)}${keep ? "Connection: close\r\n" : ""}`;
+    add("operator route", head + (rng.chance(0.3) ? "Content-Length: 5\r\n\r\nhello" : "\r\n"), { after: keep ? "keep" : "fin" }, false);
   }
   return cases;
 }
