@@ -9,9 +9,11 @@ import type { AppConfig, HealthConfig } from "./config/types.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "./histogram.ts";
 import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
-import type { Logger } from "./log.ts";
+import { accessFields, clientOf, rejectedFields } from "./access-log.ts";
+import { accessLog, logger, logSettings, type Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
-import { Session, type SessionHost } from "./session.ts";
+import { RateLimitedLog } from "./rate-limit.ts";
+import { Session, type CloseReason, type SessionHost } from "./session.ts";
 import type { Sweeper } from "./sweeper.ts";
 
 /** Shared is what every app of one proxy shares. */
@@ -26,7 +28,7 @@ export interface Shared {
   readonly onIdle?: () => void;
 }
 
-/** LOG_EVERY_MS bounds how often repeated dial failures are logged per app. */
+/** LOG_EVERY_MS bounds how often one kind of repeated failure is logged per app. */
 const LOG_EVERY_MS = 1000;
 
 export class App implements SessionHost {
@@ -45,8 +47,17 @@ export class App implements SessionHost {
   localErrors = 0;
   /** seconds from accept to the target's connect, of every session that connected. */
   readonly connectDuration = new Histogram(CONNECT_BUCKETS_S);
-  #suppressed = 0;
-  #lastLog = -Infinity;
+  /** finished client connections by CloseReason, cap rejections (`limit`) included; a row appears with its first count. */
+  readonly closedBy = new Map<CloseReason, number>();
+  /** one limiter per kind of repeated line, so one flood never hides another. */
+  readonly #warn = {
+    resolve: this.#limiter(),
+    local: this.#limiter(),
+    dial: this.#limiter(),
+    internal: this.#limiter(),
+    noTarget: this.#limiter(),
+  };
+  /** this app's lines, tagged `app/<name>`. */
   readonly log: Logger;
   readonly discovery: Discovery;
   #discoveryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -62,15 +73,15 @@ export class App implements SessionHost {
     private readonly shared: Shared,
   ) {
     this.config = config;
-    this.log = shared.log;
+    this.log = logger(`app/${config.name}`);
     this.discovery = new Discovery(shared.resolve ?? systemResolver, (host, error) =>
-      this.#rateLimited(`${this.name}: cannot resolve ${host} (${error}); keeping its last addresses`),
+      this.#warn.resolve.log(`cannot resolve ${host} (${error}); keeping its last addresses`),
     );
     this.pool = new Pool(config.targets, createBalancer(config.balancer));
     this.checker = new HealthChecker(
       () => this.pool.targets,
       health,
-      (t, flipped) => this.#healthResult(t, flipped),
+      (t, flipped, error) => this.#healthResult(t, flipped, error),
     );
   }
 
@@ -125,7 +136,7 @@ export class App implements SessionHost {
     const removed = [...before].filter((a) => !after.has(a));
     if (added.length > 0 || removed.length > 0) {
       this.pool = new Pool(targets, this.pool.balancer, this.pool);
-      this.log.info(`${this.name}: targets from DNS: ${[...added.map((a) => `+${a}`), ...removed.map((a) => `-${a}`)].join(" ")}`);
+      this.log.info(`targets from DNS: ${[...added.map((a) => `+${a}`), ...removed.map((a) => `-${a}`)].join(" ")}`);
     }
     this.#discoveryTimer = setTimeout(() => void this.#discover(), this.checker.config.intervalMs);
   }
@@ -169,7 +180,7 @@ export class App implements SessionHost {
           n++;
         }
       }
-      if (n > 0) this.log.info(`${this.name}: closed ${n} session${n === 1 ? "" : "s"} on removed target${gone.size === 1 ? "" : "s"} ${[...gone].join(", ")} (on_remove = "drain")`);
+      if (n > 0) this.log.info(`closed ${n} session${n === 1 ? "" : "s"} on removed target${gone.size === 1 ? "" : "s"} ${[...gone].join(", ")} (on_remove = "drain")`);
     }, timeoutMs);
     this.#drains.add(timer);
   }
@@ -186,16 +197,26 @@ export class App implements SessionHost {
     if (t.enabled !== enabled) {
       t.enabled = enabled;
       this.pool.refresh();
-      this.log.info(`${this.name}: target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
+      this.log.info(`target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
     }
     return t;
   }
 
-  /** accept takes a socket a listener accepted; past the connection cap it is closed at once. */
-  accept(sock: Socket<Session>): void {
+  /** the access log is on for this app: [log] access, unless the app's access_log is false. */
+  get accessLogged(): boolean {
+    return this.config.accessLog && logSettings().access;
+  }
+
+  /**
+   * accept takes a socket a listener on `port` accepted; past the connection
+   * cap it is closed at once (and counted, and logged, as `limit`).
+   */
+  accept(sock: Socket<Session>, port = 0): void {
     const limits = this.shared.limits;
     if (atCap(limits) || this.sessions.size >= this.maxConnections) {
       this.rejected++;
+      this.#count("limit");
+      if (this.accessLogged) accessLog(rejectedFields(this.name, port, clientOf(sock)));
       // A reset, not a FIN: the client must not take an empty stream for a served one.
       sock.terminate();
       return;
@@ -203,6 +224,9 @@ export class App implements SessionHost {
     limits.active++;
     this.accepted++;
     const s = new Session(this, sock, this.config.idleTimeoutMs, this.config.bufferSize);
+    s.port = port;
+    // Read now: Bun forgets remotePort once the socket closes.
+    if (this.accessLogged) s.client = clientOf(sock);
     sock.data = s;
     this.sessions.add(s);
     if (s.idleTimeoutMs > 0) this.shared.idle.add(s);
@@ -213,24 +237,29 @@ export class App implements SessionHost {
     if (isLocalError(error)) {
       // This host's shortage, not the target's fault: it stays in rotation.
       this.localErrors++;
-      this.#rateLimited(`${this.name}: cannot dial ${target.address}: ${error}: ${LOCAL_ERROR_TEXT[error]}`);
+      this.#warn.local.log(`cannot dial ${target.address}: ${error}: ${LOCAL_ERROR_TEXT[error]}`);
       return;
     }
     target.connectErrors++;
     if (target.health.markDown(performance.now(), error)) {
       this.pool.refresh();
-      this.log.warn(`${this.name}: target ${target.address} down (dial failed: ${error})`);
+      this.log.warn(`target ${target.address} down (dial failed: ${error})`);
     } else {
-      this.#rateLimited(`${this.name}: dial to ${target.address} failed: ${error}`);
+      this.#warn.dial.log(`dial to ${target.address} failed: ${error}`);
     }
+  }
+
+  dialing(s: Session, target: TargetState): void {
+    this.log.debug(s.dialled === 1 ? `dialling ${target.address}` : `dialling ${target.address} (failover, attempt ${s.dialled})`);
   }
 
   connected(s: Session): void {
     this.connectDuration.observe(s.connectMs! / 1000);
+    this.log.debug(`connected to ${s.target?.address} in ${s.connectMs!.toFixed(2)} ms`);
   }
 
   internalError(error: unknown): void {
-    this.#rateLimited(`${this.name}: internal error, session reset: ${(error as Error)?.stack ?? String(error)}`);
+    this.#warn.internal.log(`internal error, session reset: ${(error as Error)?.stack ?? String(error)}`);
   }
 
   sessionClosed(s: Session): void {
@@ -240,10 +269,19 @@ export class App implements SessionHost {
     this.#closedUp += s.upPipe.bytes;
     this.#closedDown += s.downPipe.bytes;
     if (s.idleTimeoutMs > 0) this.shared.idle.delete(s);
-    if (s.reason === "connect-failed" || s.reason === "no-target") {
+    const reason = s.reason ?? "internal-error";
+    this.#count(reason);
+    if (reason === "connect-failed" || reason === "no-target") {
       this.failed++;
-      this.#rateLimited(`${this.name}: client closed, no target reachable (${this.pool.targets.length} tried)`);
+      this.#warn.noTarget.log(
+        reason === "no-target" ? "client closed: no target ready" : `client closed: no target reachable (${s.dialled} tried)`,
+      );
     }
+    if (this.accessLogged) accessLog(accessFields(this.name, s.port, s.client ?? "-", s, performance.now()));
+  }
+
+  #count(reason: CloseReason): void {
+    this.closedBy.set(reason, (this.closedBy.get(reason) ?? 0) + 1);
   }
 
   /** bytes returns the total moved each way, open sessions included. */
@@ -257,23 +295,15 @@ export class App implements SessionHost {
     return { upstream, downstream };
   }
 
-  #healthResult(t: TargetState, flipped: boolean): void {
+  #healthResult(t: TargetState, flipped: boolean, error: string | null): void {
+    this.log.debug(`health check ${t.address}: ${error === null ? "pass" : `fail (${error})`}`);
     if (!flipped) return;
     this.pool.refresh();
-    if (t.health.healthy) this.log.success(`${this.name}: target ${t.address} up`);
-    else this.log.warn(`${this.name}: target ${t.address} down (${t.health.lastError ?? "check failed"})`);
+    if (t.health.healthy) this.log.success(`target ${t.address} up`);
+    else this.log.warn(`target ${t.address} down (${t.health.lastError ?? "check failed"})`);
   }
 
-  /** Repeated failures under load would flood the log: at most one line a second, with a count of the rest. */
-  #rateLimited(line: string): void {
-    const now = performance.now();
-    if (now - this.#lastLog < LOG_EVERY_MS) {
-      this.#suppressed++;
-      return;
-    }
-    const more = this.#suppressed > 0 ? ` (+${this.#suppressed} similar)` : "";
-    this.#suppressed = 0;
-    this.#lastLog = now;
-    this.log.warn(line + more);
+  #limiter(): RateLimitedLog {
+    return new RateLimitedLog(LOG_EVERY_MS, (line) => this.log.warn(line));
   }
 }

@@ -61,7 +61,7 @@ export class Listener {
         hostname: bind,
         port,
         allowHalfOpen: true,
-        socket: { ...downstreamHandlers, open: (s) => this.app.accept(s) },
+        socket: { ...downstreamHandlers, open: (s) => this.app.accept(s, this.port) },
       });
     } catch (e) {
       throw new SluiceError("LISTEN_FAILED", `cannot listen on ${formatEndpoint(bind, port)} for app "${app.name}": ${listenError(e, bind)}`);

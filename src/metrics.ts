@@ -10,6 +10,8 @@ import type { Histogram } from "./histogram.ts";
 import type { Limits } from "./limits.ts";
 import type { TargetState } from "./pool.ts";
 import { sampleProcess, type ProcessSample } from "./process-metrics.ts";
+import { droppedLines } from "./log.ts";
+import { CLOSE_REASONS } from "./session.ts";
 
 /** ProxyView is what the views read. */
 export interface ProxyView {
@@ -139,6 +141,9 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
   family(out, "sluice_downstream_connections_active", "gauge", "Open client connections per app.", perApp((a) => a.sessions.size));
   family(out, "sluice_downstream_rejected_total", "counter", "Clients closed at once because the connection cap was reached.", perApp((a) => a.rejected));
   family(out, "sluice_downstream_failed_total", "counter", "Clients closed because no target could be reached.", perApp((a) => a.failed));
+  // Every reason is a row from the start, so rate() and alerts see the first close of a kind too.
+  const closed: Row[] = apps.flatMap((a) => CLOSE_REASONS.map((r): Row => [`app="${label(a.name)}",reason="${r}"`, a.closedBy.get(r) ?? 0]));
+  family(out, "sluice_downstream_closed_total", "counter", "Finished client connections by close reason, cap rejections (limit) included.", closed);
   family(out, "sluice_connections_limit", "gauge", "The process-wide connection cap.", [["", p.limits.maxConnections]]);
   family(out, "sluice_abandoned_dials", "gauge", "Timed-out dials whose socket the kernel is still connecting; each holds an fd.", [["", p.limits.abandonedDials]]);
   family(out, "sluice_health_probes_abandoned", "gauge", "Timed-out health probes whose socket the kernel is still connecting (at most one per target, once).", [["", probeSockets.abandoned]]);
@@ -150,6 +155,7 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
     perApp((a) => a.discovery.failed),
   );
   family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
+  family(out, "sluice_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not read fast enough (the queue holds 1 MiB).", [["", droppedLines()]]);
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
   if (p.reloads !== undefined) {
     family(out, "sluice_config_reloads_total", "counter", "Config reloads by result; a failed one leaves the running config in place.", [

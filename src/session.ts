@@ -28,6 +28,10 @@
  * 3. Policy closes (idle timeout, a drain deadline) reset when bytes are still
  *    owed to either peer, so a stream cut by sluice never looks complete either.
  *
+ * `firstClose` records who ended first, for the access log: the peer whose
+ * FIN or failure came first, else sluice (a failed dial, a timeout, a drain,
+ * a shutdown, an internal error). It is only recorded; it decides nothing.
+ *
  * test/unit/session.test.ts drives a Session with fake sockets through every
  * order of these events that Bun can deliver.
  */
@@ -38,19 +42,39 @@ import { dialError, type Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
 import { coarse, type Sweepable, type Sweeper } from "./sweeper.ts";
 
-export type CloseReason =
-  | "client-closed"
-  | "target-closed"
-  | "client-reset"
-  | "target-reset"
-  | "connect-failed"
-  | "no-target"
-  | "idle-timeout"
-  | "shutdown"
-  | "drained"
-  | "denied"
-  | "limit"
-  | "internal-error";
+/** CLOSE_REASONS: why a client connection ended; a closed set (metrics pre-declare a row for each). */
+export const CLOSE_REASONS = [
+  "client-closed",
+  "target-closed",
+  "client-reset",
+  "target-reset",
+  "connect-failed",
+  "no-target",
+  "idle-timeout",
+  "shutdown",
+  "drained",
+  "denied",
+  "limit",
+  "internal-error",
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** CloseSide: who ended a session first (see `firstClose`). */
+export type CloseSide = "client" | "target" | "sluice";
+
+/** sideOf is the side a CloseReason blames when nothing ended before it. */
+export function sideOf(reason: CloseReason): CloseSide {
+  switch (reason) {
+    case "client-closed":
+    case "client-reset":
+      return "client";
+    case "target-closed":
+    case "target-reset":
+      return "target";
+    default:
+      return "sluice";
+  }
+}
 
 /** SessionHost is what a session needs from the app it belongs to. */
 export interface SessionHost {
@@ -58,6 +82,8 @@ export interface SessionHost {
   readonly connectTimeoutMs: number;
   readonly dials: Sweeper;
   readonly limits: Limits;
+  /** a dial of `target` starts (the session's `dialled`-th); for debug logs. */
+  dialing?(session: Session, target: TargetState): void;
   /** a dial failed or timed out: passive health marking, counters, logs. */
   dialFailed(target: TargetState, error: string): void;
   /** the target connected; `session.connectMs` is set. */
@@ -118,6 +144,14 @@ export class Session implements Sweepable {
   readonly downPipe: Pipe;
   closed = false;
   reason: CloseReason | undefined;
+  /** who ended or failed first; set by the first end, failure or close. */
+  firstClose: CloseSide | undefined;
+  /** targets dialled, the one that connected included. */
+  dialled = 0;
+  /** the listening port that accepted the client. */
+  port = 0;
+  /** the client's `ip:port`, read at accept when the access log is on (Bun forgets the port once closed). */
+  client: string | undefined;
   /** when the client was accepted (performance.now()). */
   readonly openedAt = performance.now();
   /** ms from accept to the target's connect; undefined until a dial succeeds. */
@@ -144,7 +178,9 @@ export class Session implements Sweepable {
       return;
     }
     this.target = target;
+    this.dialled++;
     target.active++;
+    this.host.dialing?.(this, target);
     const attempt = new Attempt(this, target, performance.now() + this.host.connectTimeoutMs);
     this.attempt = attempt;
     this.host.dials.add(attempt);
@@ -208,12 +244,14 @@ export class Session implements Sweepable {
 
   /** downstreamEnd is the client's FIN: pass it on, keep the reply flowing. */
   downstreamEnd(): void {
+    this.firstClose ??= "client";
     this.reason ??= "client-closed";
     this.upPipe.end(this.downPipe.done);
     this.#check();
   }
 
   upstreamEnd(): void {
+    this.firstClose ??= "target";
     this.reason ??= "target-closed";
     this.downPipe.end(this.upPipe.done);
     this.#check();
@@ -225,6 +263,7 @@ export class Session implements Sweepable {
    */
   downstreamClose(error: Error | undefined): void {
     if (this.closed) return;
+    this.firstClose ??= "client";
     if (error !== undefined || !this.downPipe.dstShut) return this.close("client-reset");
     this.reason ??= "client-closed";
     this.upPipe.end(true);
@@ -235,6 +274,7 @@ export class Session implements Sweepable {
     if (this.closed || attempt !== this.attempt) return;
     // Before `open` a close is a failed dial, whichever of close and connectError comes first.
     if (this.up === null) return this.dialFailed(attempt, error === undefined ? "ECONNRESET" : errorCode(error));
+    this.firstClose ??= "target";
     if (error !== undefined || !this.upPipe.dstShut) return this.close("target-reset");
     this.reason ??= "target-closed";
     this.downPipe.end(true);
@@ -261,6 +301,7 @@ export class Session implements Sweepable {
     this.closed = true;
     const clean = this.upPipe.dstShut && this.downPipe.dstShut;
     this.reason = clean ? (this.reason ?? reason) : reason;
+    this.firstClose ??= sideOf(reason);
     const attempt = this.attempt;
     if (attempt !== null && this.up === null) {
       this.host.dials.delete(attempt);

@@ -26,7 +26,7 @@ export class HealthChecker {
   constructor(
     private readonly targets: () => readonly TargetState[],
     public config: HealthConfig,
-    private readonly onResult: (target: TargetState, flipped: boolean) => void,
+    private readonly onResult: (target: TargetState, flipped: boolean, error: string | null) => void,
     private readonly clock: Clock = systemClock,
     private readonly probe: Probe = tcpProbe,
     private readonly budget: ProbeBudget = sharedBudget,
@@ -67,7 +67,7 @@ export class HealthChecker {
       else t.checksFailed++;
       const { rise, fall } = this.config;
       const flipped = t.health.observe(error === null, rise, fall, this.clock.now(), error ?? undefined);
-      this.onResult(t, flipped);
+      this.onResult(t, flipped, error);
     } finally {
       this.#inflight.delete(t);
     }

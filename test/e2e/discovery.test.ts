@@ -25,7 +25,7 @@ test("a localhost target expands to its addresses and serves through them", asyn
     const want = addrs.map((a) => (a.includes(":") ? `[${a}]:${v4.port}` : `${a}:${v4.port}`)).sort();
     const st = await poll(() => sl.status(), (s) => s.apps[0]!.targets.map((t) => t.address).sort().join() === want.join(), 5000, `targets ${want}`);
     for (const t of st.apps[0]!.targets) expect((t as { origin?: string }).origin).toBe(target);
-    expect(await sl.waitForOutput(`named: targets from DNS: +`)).toBeUndefined();
+    expect(await sl.waitForOutput(`[app/named] targets from DNS: +`)).toBeUndefined();
     const seen = new Set<string>();
     for (let i = 0; i < 2 * want.length; i++) seen.add(await exchange(port, ""));
     expect(seen.size).toBe(want.length);

@@ -3,6 +3,7 @@ import type { App } from "../../src/app.ts";
 import type { Limits } from "../../src/limits.ts";
 import { roundRobin } from "../../src/balancer/round-robin.ts";
 import type { AppConfig } from "../../src/config/types.ts";
+import { CLOSE_REASONS } from "../../src/session.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "../../src/histogram.ts";
 import { renderMetrics, statusOf, type ProxyView } from "../../src/metrics.ts";
 import type { ProcessSample } from "../../src/process-metrics.ts";
@@ -24,6 +25,7 @@ interface FakeAppInit {
   accepted?: number;
   rejected?: number;
   failed?: number;
+  closedBy?: [string, number][];
 }
 
 function fakeApp(init: FakeAppInit): App {
@@ -52,6 +54,7 @@ function fakeApp(init: FakeAppInit): App {
     rejected: init.rejected ?? 0,
     failed: init.failed ?? 0,
     localErrors: 0,
+    closedBy: new Map(init.closedBy ?? []),
     discovery: { resolved: 0, failed: 0 },
     maxConnections: 480,
     connectDuration: new Histogram(CONNECT_BUCKETS_S),
@@ -163,6 +166,11 @@ function sample(): { p: ProxyView; web: App; db: App } {
     accepted: 40,
     rejected: 2,
     failed: 1,
+    closedBy: [
+      ["client-closed", 30],
+      ["limit", 2],
+      ["connect-failed", 1],
+    ],
   });
   const db = fakeApp({ name: "db", ports: [5432], targets: ["db.internal:5432"], accepted: 7 });
   const [t1, t2] = web.pool.targets;
@@ -229,11 +237,24 @@ describe("renderMetrics", () => {
       ["sluice_downstream_rejected_total", { app: "web" }, 2, "counter"],
       ["sluice_downstream_failed_total", { app: "web" }, 1, "counter"],
       ["sluice_downstream_failed_total", { app: "db" }, 0, "counter"],
+      ["sluice_downstream_closed_total", { app: "web", reason: "client-closed" }, 30, "counter"],
+      ["sluice_downstream_closed_total", { app: "web", reason: "limit" }, 2, "counter"],
+      ["sluice_downstream_closed_total", { app: "web", reason: "connect-failed" }, 1, "counter"],
+      ["sluice_downstream_closed_total", { app: "web", reason: "idle-timeout" }, 0, "counter"],
+      ["sluice_downstream_closed_total", { app: "db", reason: "internal-error" }, 0, "counter"],
+      ["sluice_log_lines_dropped_total", {}, 0, "counter"],
       ["sluice_connections_limit", {}, 480, "gauge"],
       ["sluice_draining", {}, 0, "gauge"],
     ];
     for (const [name, labels, value, type] of rows) {
       expect([name, valueOf(x, name, labels), x.type.get(name)]).toEqual([name, value, type]);
+    }
+  });
+
+  test("sluice_downstream_closed_total has a row for every app and every close reason, counted or not", () => {
+    const x = parse(renderMetrics(sample().p));
+    for (const app of ["web", "db"]) {
+      for (const reason of CLOSE_REASONS) expect(valueOf(x, "sluice_downstream_closed_total", { app, reason })).toBeNumber();
     }
   });
 
@@ -260,6 +281,7 @@ describe("renderMetrics", () => {
       "sluice_connections_limit",
       "sluice_draining",
       "sluice_health_probes_abandoned",
+      "sluice_log_lines_dropped_total",
     ]);
   });
 

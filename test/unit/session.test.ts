@@ -128,6 +128,8 @@ interface Truth {
   /** the session learned of a failure (or, for a silent reset, could have). */
   failedAt: number | null;
   opened: boolean;
+  /** the peer that ended or failed first, as the session should record it in firstClose. */
+  first: "client" | "target" | null;
 }
 
 /**
@@ -141,7 +143,7 @@ interface Truth {
 function run(events: readonly Event[]): { r: Rig; t: Truth; played: Event[] } {
   const r = rig();
   const { s, down, up, host } = r;
-  const t: Truth = { sent: { D: [], U: [] }, ended: { D: false, U: false }, closed: { D: false, U: false }, failedAt: null, opened: false };
+  const t: Truth = { sent: { D: [], U: [] }, ended: { D: false, U: false }, closed: { D: false, U: false }, failedAt: null, opened: false, first: null };
   const played: Event[] = [];
   let next = 0;
   const attempt = () => host.attempts[0]!;
@@ -158,6 +160,8 @@ function run(events: readonly Event[]): { r: Rig; t: Truth; played: Event[] } {
       if (side === "U" && !t.opened) continue;
       if (t.closed[side]) continue;
       const p = peer(side);
+      // A FIN or a close the session is told of: that side ended first, unless one did before.
+      if (what === "end" ? !t.ended[side] : what === "closeErr" || what === "closeBare") t.first ??= side === "D" ? "client" : "target";
       switch (what) {
         case "data": {
           if (t.ended[side]) continue;
@@ -208,6 +212,8 @@ function run(events: readonly Event[]): { r: Rig; t: Truth; played: Event[] } {
     played.push(e);
     // A silent reset becomes a failure the session knows of with its first refused write.
     if (down.failedWrites + up.failedWrites > 0) t.failedAt ??= played.length;
+    if (down.failedWrites > 0) t.first ??= "client";
+    if (up.failedWrites > 0) t.first ??= "target";
     check(r, t, played);
   }
   return { r, t, played };
@@ -236,6 +242,8 @@ function check(r: Rig, t: Truth, played: Event[]): void {
   }
   if (s.closed) {
     expect(host.closed.filter((c) => c === s).length).toBe(1);
+    // firstClose names the peer that ended or failed first; these runs have no policy close, so never sluice.
+    expect(s.firstClose, `firstClose: ${where()}`).toBe(t.first ?? "sluice");
     const clean = down.gone === "close";
     if (clean) {
       // A clean close means both directions really finished.
@@ -343,6 +351,8 @@ describe("Session failures are passed on as resets", () => {
     const r = rig();
     r.s.dialFailed(r.host.attempts[0]!, "ECONNREFUSED");
     expect(r.s.reason).toBe("connect-failed");
+    expect(r.s.firstClose).toBe("sluice");
+    expect(r.s.dialled).toBe(1);
     expect(r.down.log).toEqual(["terminate"]);
   });
 
@@ -388,6 +398,25 @@ function fakeSocket() {
   };
   return { sock: sock as unknown as Socket<Session>, events };
 }
+
+describe("Session firstClose", () => {
+  const rows: [name: string, events: Event[], policy: "shutdown" | "idle-timeout" | null, first: string, reason: string][] = [
+    ["the client's FIN first, then the target's", ["open", "D.data", "D.end", "U.data", "U.end"], null, "client", "client-closed"],
+    ["the target's FIN first, then the client's", ["open", "U.data", "U.end", "D.end"], null, "target", "target-closed"],
+    ["the target resets", ["open", "U.closeErr"], null, "target", "target-reset"],
+    ["the client resets after the target's FIN", ["open", "U.end", "D.closeErr"], null, "target", "client-reset"],
+    ["a silent client reset found by a write", ["open", "D.rst", "U.data"], null, "client", "client-reset"],
+    ["sluice shuts down a busy session", ["open", "D.data", "U.data"], "shutdown", "sluice", "shutdown"],
+    ["sluice times out a session the client half-closed", ["open", "D.end"], "idle-timeout", "client", "idle-timeout"],
+  ];
+  for (const [name, events, policy, first, reason] of rows) {
+    test(name, () => {
+      const { r } = run(events);
+      if (policy !== null) r.s.close(policy);
+      expect([r.s.firstClose, r.s.reason]).toEqual([first as never, reason as never]);
+    });
+  }
+});
 
 describe("Session idle timeout", () => {
   test("a session made after a quiet spell starts its idle clock now, not at the last sweep", () => {
