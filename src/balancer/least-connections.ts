@@ -1,7 +1,9 @@
-import type { Balancer, Candidate } from "./balancer.ts";
+import { lighter, type Balancer, type Candidate } from "./balancer.ts";
 
 /**
- * leastConnections picks the candidate with the fewest open connections.
+ * leastConnections picks the candidate with the fewest open connections for
+ * its weight (active / weight, so a target of weight 3 carries three times
+ * the connections of one of weight 1).
  * Ties are broken in rotation: the scan starts just after the previous pick,
  * so among equally loaded targets each gets its turn, and short-lived
  * connections spread evenly instead of all going to the first one.
@@ -13,13 +15,14 @@ export function leastConnections(): Balancer {
       const n = candidates.length;
       const offset = (last + 1) % n;
       let best = offset;
-      let bestActive = candidates[offset]!.active;
-      for (let k = 1; k < n && bestActive > 0; k++) {
+      let bestC = candidates[offset]!;
+      // Nothing beats an idle target, whatever the weights.
+      for (let k = 1; k < n && bestC.active > 0; k++) {
         const i = (offset + k) % n;
-        const a = candidates[i]!.active;
-        if (a < bestActive) {
+        const c = candidates[i]!;
+        if (lighter(c, bestC)) {
           best = i;
-          bestActive = a;
+          bestC = c;
         }
       }
       last = best;
