@@ -26,7 +26,8 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --nginx-workers N     NGINX worker_processes, a number or auto (default auto)
   --json PATH           where to write results (default bench-results/<timestamp>.json)
   --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare
-  --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off`;
+  --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off
+  --access-log          run sluice with [log] access = true (one line per connection, to its stderr log file)`;
 
 const ROOT = resolve(import.meta.dir, "../..");
 const fail = (msg: string): never => {
@@ -48,6 +49,7 @@ const { values: flags } = parseArgs({
     json: { type: "string" },
     sluice: { type: "string" },
     "buffer-size": { type: "string" },
+    "access-log": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -117,6 +119,7 @@ const peerOptions: PeerOptions = {
   tmp: mkdtempSync(join(os.tmpdir(), "sluice-bench-")),
   sluiceBin,
   sluiceTop: flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : "",
+  sluiceTail: flags["access-log"] ? `\n[log]\naccess = true\n` : "",
   haproxyThreads,
   nginxWorkers,
   nginxStreamModule: streamModule ?? "",
@@ -207,7 +210,8 @@ const header = [
   `- method: ${rounds} round(s) of [${peers.join(", ")}] interleaved, medians over rounds; ratio = proxied ÷ direct in the same round;` +
     ` CPU = the proxy's process tree utime+stime over the measured run ÷ work; ${settings.seconds} s runs,` +
     ` ${settings.redisRequests.toLocaleString("en-US")} redis requests per test, ${settings.idleConnections.toLocaleString("en-US")} idle connections` +
-    (settings.warmup ? ", 1 s warm-up before each measured run" : ", no warm-up"),
+    (settings.warmup ? ", 1 s warm-up before each measured run" : ", no warm-up") +
+    (flags["access-log"] ? "; sluice with the access log on ([log] access = true, text, to a file)" : ""),
 ];
 console.log(markdown(header, rows, peers));
 

@@ -18,6 +18,8 @@ export interface PeerOptions {
   sluiceBin: string;
   /** top-level lines added to sluice's config (e.g. buffer_size). */
   sluiceTop?: string;
+  /** tables appended to sluice's config (e.g. [log] access = true). */
+  sluiceTail?: string;
   /** HAProxy `nbthread`. */
   haproxyThreads: number;
   /** nginx `worker_processes`: a number or "auto". */
@@ -67,7 +69,7 @@ function command(name: Exclude<PeerName, "direct">, port: number, backend: numbe
   };
   switch (name) {
     case "sluice":
-      return [opts.sluiceBin, "-c", conf("sluice.toml", (opts.sluiceTop ?? "") + sluiceToml(port, backend))];
+      return [opts.sluiceBin, "-c", conf("sluice.toml", (opts.sluiceTop ?? "") + sluiceToml(port, backend) + (opts.sluiceTail ?? ""))];
     case "haproxy":
       // -db: stay in the foreground, so the PID we hold is HAProxy itself.
       return ["haproxy", "-db", "-f", conf("haproxy.cfg", haproxyCfg(port, backend, opts.haproxyThreads))];
