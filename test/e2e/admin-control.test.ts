@@ -85,7 +85,7 @@ describe("drain and enable", () => {
     const back = await post(admin, `/apps/web/targets/${a2}/enable`);
     expect([back.status, ((await back.json()) as { enabled: boolean }).enabled]).toEqual([200, true]);
     expect(new Set(await greetings(port, 4))).toEqual(new Set(["t1", "t2"]));
-    expect(sl.output()).toContain(`web: target ${a2} drained through the admin API`);
+    expect(sl.output()).toContain(`target ${a2} drained through the admin API`);
   });
 
   test("an IPv6 target is addressed percent-encoded; unknown app or target is 404, a GET is 405", async () => {
