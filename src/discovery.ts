@@ -37,7 +37,7 @@ export function expand(configured: readonly Endpoint[], known: ReadonlyMap<strin
     const list =
       addrs === undefined || addrs.length === 0
         ? [e]
-        : addrs.map((a): Endpoint => ({ host: a, port: e.port, address: formatEndpoint(a, e.port), origin: e.address }));
+        : addrs.map((a): Endpoint => ({ ...e, host: a, address: formatEndpoint(a, e.port), origin: e.address }));
     for (const x of list) {
       if (seen.has(x.address)) continue;
       seen.add(x.address);

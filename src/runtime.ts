@@ -128,7 +128,7 @@ export class Runtime implements ProxyView {
   apply(plan: Plan, next: Config): void {
     if (this.draining) throw new SluiceError("USAGE", "reload ignored while shutting down");
     const created = new Map<string, App>();
-    for (const ac of plan.create) created.set(ac.name, new App(ac, next.health, this.#shared));
+    for (const ac of plan.create) created.set(ac.name, new App(ac, ac.health, this.#shared));
     const appNamed = (name: string) => created.get(name) ?? this.apps.get(name)!;
 
     const opened: Listener[] = [];
@@ -145,7 +145,7 @@ export class Runtime implements ProxyView {
     // Nothing can fail from here on.
     const before = this.config;
     const oldApp = new Map(before?.apps.map((a) => [a.name, a]));
-    for (const ac of plan.update) this.apps.get(ac.name)!.update(ac, next.health);
+    for (const ac of plan.update) this.apps.get(ac.name)!.update(ac, ac.health);
     for (const r of plan.repoint) this.listeners.get(r.port)!.app = appNamed(r.app);
     for (const port of plan.close) {
       this.listeners.get(port)?.stop();

@@ -10,6 +10,10 @@ export interface Endpoint {
   address: string;
   /** the configured host-name endpoint this address was resolved from (src/discovery.ts). */
   origin?: string;
+  /** a target's share against the app's others (1-1000; 1 when unset). */
+  weight?: number;
+  /** the most open connections this target takes; 0 or unset: no limit. */
+  maxConnections?: number;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;

@@ -15,7 +15,7 @@ import {
   TomlDocSchema,
   UNKNOWN_KEY,
 } from "./schema.ts";
-import type { Config } from "./types.ts";
+import type { Config, HealthConfig } from "./types.ts";
 
 /** The key names cross-field checks use: lowercase for TOML, capitalised for the seed JSON. */
 interface Keys {
@@ -168,6 +168,7 @@ function check(doc: unknown, file: string | undefined): Config {
 /** resolve applies `[defaults]` to each app and renames keys to the Config shape. */
 function resolve(doc: TomlDoc): Config {
   const d = doc.defaults;
+  const health = healthOf(doc.health);
   return {
     bind: doc.bind,
     shutdownTimeoutMs: doc.shutdown_timeout,
@@ -176,18 +177,13 @@ function resolve(doc: TomlDoc): Config {
     log: { format: doc.log.format, level: doc.log.level, access: doc.log.access },
     maxConnections: doc.max_connections,
     bufferSize: doc.buffer_size,
-    health: {
-      intervalMs: doc.health.interval,
-      timeoutMs: doc.health.timeout,
-      rise: doc.health.rise,
-      fall: doc.health.fall,
-    },
+    health,
     admin: doc.admin?.listen,
     adminAuth: doc.admin && { token: doc.admin.token, tokenFile: doc.admin.token_file },
     apps: doc.apps.map((app) => ({
       name: app.name,
       ports: app.ports,
-      targets: app.targets,
+      targets: app.targets ?? [],
       balancer: app.balancer ?? d.balancer,
       connectTimeoutMs: app.connect_timeout ?? d.connect_timeout,
       idleTimeoutMs: app.idle_timeout ?? d.idle_timeout,
@@ -196,8 +192,31 @@ function resolve(doc: TomlDoc): Config {
       onRemove: app.on_remove,
       drainTimeoutMs: app.drain_timeout,
       accessLog: app.access_log,
+      health: app.health === undefined ? health : { ...health, ...healthOf(app.health) },
+      queueTimeoutMs: app.queue_timeout,
+      slowStartMs: app.slow_start,
+      allow: app.allow,
+      deny: app.deny,
+      maxConnectionsPerClient: app.max_connections_per_client,
+      sendProxy: app.send_proxy,
+      acceptProxy: app.accept_proxy,
+      routes: app.routes.map((r) => ({ sni: r.sni, targets: r.targets, balancer: r.balancer ?? app.balancer ?? d.balancer })),
     })),
   };
+}
+
+type HealthDoc = { interval?: number; timeout?: number; rise?: number; fall?: number; send?: Uint8Array; expect?: Uint8Array };
+
+/** healthOf renames a health table's keys, leaving out the ones it does not set (so an app's table overrides only those). */
+function healthOf(h: HealthDoc): Partial<HealthConfig> & HealthConfig {
+  const out: Partial<HealthConfig> = {};
+  if (h.interval !== undefined) out.intervalMs = h.interval;
+  if (h.timeout !== undefined) out.timeoutMs = h.timeout;
+  if (h.rise !== undefined) out.rise = h.rise;
+  if (h.fall !== undefined) out.fall = h.fall;
+  if (h.send !== undefined) out.send = h.send;
+  if (h.expect !== undefined) out.expect = h.expect;
+  return out as HealthConfig;
 }
 
 function toIssue(issue: v.BaseIssue<unknown>): ConfigIssue {
@@ -272,12 +291,17 @@ function crossCheck(doc: unknown, k: Keys): ConfigIssue[] {
       own.add(port);
     });
     const targets = app[k.targets];
+    const routes = app.routes;
+    if (targets === undefined && !(Array.isArray(routes) && routes.length > 0)) {
+      issues.push({ path: `${at}.${k.targets}`, message: "required (an app without routes needs targets)" });
+    }
     const seen = new Set<string>();
     (Array.isArray(targets) ? targets : []).forEach((target: unknown, j) => {
-      const ep = typeof target === "string" ? parseEndpoint(target) : undefined;
+      const written = isTable(target) ? target.address : target;
+      const ep = typeof written === "string" ? parseEndpoint(written) : undefined;
       if (!ep || typeof ep === "string") return;
       if (seen.has(ep.address)) {
-        issues.push({ path: `${at}.${k.targets}[${j}]`, message: `${JSON.stringify(target)} is listed twice` });
+        issues.push({ path: `${at}.${k.targets}[${j}]`, message: `${JSON.stringify(written)} is listed twice` });
       }
       seen.add(ep.address);
     });

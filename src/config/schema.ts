@@ -8,7 +8,9 @@ import * as v from "valibot";
 import { type Endpoint, isPort, parseEndpoint } from "../target.ts";
 import { parseDuration } from "./duration.ts";
 import { formatSize, parseSize } from "./size.ts";
-import { BALANCERS, LOG_FORMATS, LOG_LEVEL_NAMES, ON_REMOVE } from "./types.ts";
+import { parseCidr, type Cidr } from "../acl.ts";
+import { SNI_PATTERN } from "../sni.ts";
+import { BALANCERS, LOG_FORMATS, LOG_LEVEL_NAMES, ON_REMOVE, SEND_PROXY } from "./types.ts";
 
 /** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
 export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
@@ -146,6 +148,109 @@ function intIn(min: number, max: number) {
   );
 }
 
+/** MAX_WEIGHT bounds a target's `weight`. */
+export const MAX_WEIGHT = 1000;
+
+const targetTable = table({
+  address: endpoint(),
+  weight: v.optional(intIn(1, MAX_WEIGHT), 1),
+  max_connections: v.optional(intIn(0, MAX_CONNECTIONS), 0),
+});
+
+/**
+ * target reads `"host:port"` or `{ address = "host:port", weight = 1,
+ * max_connections = 0 }` into an Endpoint (weight and cap filled in), with
+ * the table's own key paths on failure.
+ */
+function target() {
+  return v.pipe(
+    v.unknown(),
+    v.rawTransform(({ dataset, addIssue, NEVER }): Endpoint => {
+      const input = dataset.value;
+      if (typeof input === "string") {
+        const ep = parseEndpoint(input);
+        if (typeof ep !== "string") return ep;
+        addIssue({ message: ep });
+        return NEVER;
+      }
+      if (isTable(input)) {
+        const r = v.safeParse(targetTable, input, { abortEarly: false });
+        if (r.success) return { ...r.output.address, weight: r.output.weight, maxConnections: r.output.max_connections };
+        for (const issue of r.issues) addIssue({ message: issue.message, path: issue.path });
+        return NEVER;
+      }
+      addIssue({ message: `expected a "host:port" string or a { address = "host:port", … } table, got ${describe(input)}` });
+      return NEVER;
+    }),
+  );
+}
+
+/** payload reads a health check's `send` or `expect`: `\r`, `\n`, `\t`, `\\` and `\xNN` escapes become bytes, the rest UTF-8. */
+function payload() {
+  return v.pipe(
+    v.string(got("a string")),
+    v.check((s) => s.length > 0, "must not be empty"),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const bytes = decodeEscapes(dataset.value);
+      if (typeof bytes === "string") {
+        addIssue({ message: bytes });
+        return NEVER;
+      }
+      return bytes;
+    }),
+  );
+}
+
+/** decodeEscapes turns the escapes `payload` allows into bytes, or says which escape is wrong. */
+export function decodeEscapes(text: string): Uint8Array | string {
+  const out: number[] = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c !== "\\") {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      out.push(...enc.encode(String.fromCodePoint(cp)));
+      continue;
+    }
+    const e = text[i + 1];
+    if (e === "r") out.push(13);
+    else if (e === "n") out.push(10);
+    else if (e === "t") out.push(9);
+    else if (e === "0") out.push(0);
+    else if (e === "\\") out.push(92);
+    else if (e === "x" && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 2, i + 4))) {
+      out.push(parseInt(text.slice(i + 2, i + 4), 16));
+      i += 2;
+    } else return `unknown escape ${JSON.stringify(text.slice(i, i + 4))} (use \\r, \\n, \\t, \\0, \\\\ or \\xNN)`;
+    i++;
+  }
+  return new Uint8Array(out);
+}
+
+function cidrs() {
+  return v.array(
+    v.pipe(
+      v.string(got(`a CIDR block such as "10.0.0.0/8"`)),
+      v.rawTransform(({ dataset, addIssue, NEVER }): Cidr => {
+        const c = parseCidr(dataset.value);
+        if (typeof c !== "string") return c;
+        addIssue({ message: c });
+        return NEVER;
+      }),
+    ),
+    got("an array of CIDR blocks"),
+  );
+}
+
+const sniPattern = v.pipe(
+  v.string(got("a server name pattern")),
+  v.check(
+    (s) => SNI_PATTERN.test(s),
+    (issue) => `${JSON.stringify(issue.input)} is not a server name or a "*." pattern`,
+  ),
+);
+
 const riseFall = intIn(1, MAX_RISE_FALL);
 const connectionCap = intIn(1, MAX_CONNECTIONS);
 const bufferSize = size(MIN_BUFFER_SIZE, MAX_BUFFER_SIZE);
@@ -199,9 +304,19 @@ const port = v.pipe(
 const ports = v.pipe(v.array(port, got("an array of ports")), v.minLength(1, "at least one port is required"));
 
 const targets = v.pipe(
-  v.array(endpoint(), got(`an array of "host:port" strings`)),
+  v.array(target(), got(`an array of "host:port" strings or target tables`)),
   v.minLength(1, "at least one target is required"),
 );
+
+/** healthEntries are [health]'s keys; an app's `health` table overrides any of them. */
+const healthEntries = {
+  interval: v.optional(duration(false)),
+  timeout: v.optional(duration(false)),
+  rise: v.optional(riseFall),
+  fall: v.optional(riseFall),
+  send: v.optional(payload()),
+  expect: v.optional(payload()),
+};
 
 const appsOf = <T extends v.GenericSchema>(app: T) =>
   v.optional(
@@ -227,6 +342,7 @@ export const TomlDocSchema = table({
   ),
   health: v.optional(
     table({
+      ...healthEntries,
       interval: v.optional(duration(false), "30s"),
       timeout: v.optional(duration(false), "2s"),
       rise: v.optional(riseFall, 1),
@@ -253,7 +369,8 @@ export const TomlDocSchema = table({
     table({
       name: appName,
       ports,
-      targets,
+      // Required unless the app has routes (load.ts checks that).
+      targets: v.optional(targets),
       balancer: v.optional(balancer),
       connect_timeout: v.optional(duration(false)),
       idle_timeout: v.optional(duration(true)),
@@ -262,6 +379,25 @@ export const TomlDocSchema = table({
       on_remove: v.optional(oneOf(ON_REMOVE), "keep"),
       drain_timeout: v.optional(duration(true), "30s"),
       access_log: v.optional(flag, true),
+      queue_timeout: v.optional(duration(true), "0s"),
+      slow_start: v.optional(duration(true), "0s"),
+      allow: v.optional(cidrs(), []),
+      deny: v.optional(cidrs(), []),
+      max_connections_per_client: v.optional(intIn(0, MAX_CONNECTIONS), 0),
+      send_proxy: v.optional(oneOf(SEND_PROXY), "none"),
+      accept_proxy: v.optional(flag, false),
+      health: v.optional(table(healthEntries)),
+      routes: v.optional(
+        v.array(
+          table({
+            sni: v.pipe(v.array(sniPattern, got("an array of server name patterns")), v.minLength(1, "at least one pattern is required")),
+            targets,
+            balancer: v.optional(balancer),
+          }),
+          got("an array of routes ([[apps.routes]] tables)"),
+        ),
+        [],
+      ),
     }),
   ),
 });

@@ -2,6 +2,7 @@
  * @module config/types: the resolved, validated config that the rest of sluice runs on.
  * Every default is already applied, every duration is in milliseconds and every size in bytes.
  */
+import type { Cidr } from "../acl.ts";
 import type { Endpoint } from "../target.ts";
 
 export const BALANCERS = ["least-connections", "round-robin", "random", "p2c"] as const;
@@ -10,6 +11,10 @@ export type BalancerKind = (typeof BALANCERS)[number];
 /** ON_REMOVE: what a reload does with the open sessions of a target it removed. */
 export const ON_REMOVE = ["keep", "drain"] as const;
 export type OnRemove = (typeof ON_REMOVE)[number];
+
+/** SEND_PROXY: the PROXY protocol header written to targets, if any. */
+export const SEND_PROXY = ["none", "v1", "v2"] as const;
+export type SendProxy = (typeof SEND_PROXY)[number];
 
 export const LOG_FORMATS = ["text", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -37,6 +42,17 @@ export interface HealthConfig {
   timeoutMs: number;
   rise: number;
   fall: number;
+  /** bytes written once connected; undefined: a plain connect check. */
+  send?: Uint8Array;
+  /** the reply must start with these bytes within the timeout. */
+  expect?: Uint8Array;
+}
+
+/** Route sends TLS clients whose server name matches `sni` to its own targets. */
+export interface RouteConfig {
+  sni: string[];
+  targets: Endpoint[];
+  balancer: BalancerKind;
 }
 
 export interface AppConfig {
@@ -56,6 +72,20 @@ export interface AppConfig {
   drainTimeoutMs: number;
   /** false silences this app's access log lines. */
   accessLog: boolean;
+  /** this app's health checks: [health] with the app's own `health` table on top. */
+  health: HealthConfig;
+  /** how long a client waits for a target below its max_connections; 0: closed at once. */
+  queueTimeoutMs: number;
+  /** a target that turns healthy ramps from 10 % to 100 % of its weight over this long. */
+  slowStartMs: number;
+  allow: Cidr[];
+  deny: Cidr[];
+  /** open connections allowed per client IP; 0: no limit. */
+  maxConnectionsPerClient: number;
+  sendProxy: SendProxy;
+  acceptProxy: boolean;
+  /** TLS passthrough routes by server name; empty: none. */
+  routes: RouteConfig[];
 }
 
 export interface Config {

@@ -67,6 +67,15 @@ describe("valid configs", () => {
           onRemove: "keep",
           drainTimeoutMs: 30_000,
           accessLog: true,
+          health: { intervalMs: 30_000, timeoutMs: 2_000, rise: 1, fall: 1 },
+          queueTimeoutMs: 0,
+          slowStartMs: 0,
+          allow: [],
+          deny: [],
+          maxConnectionsPerClient: 0,
+          sendProxy: "none",
+          acceptProxy: false,
+          routes: [],
         },
       ],
     });
@@ -117,6 +126,56 @@ targets = ["db.internal:5432"]
     expect(a?.targets.map((t) => t.address)).toEqual(["127.0.0.1:9001", "localhost:9002", "[::1]:9003"]);
     expect(b).toMatchObject({ balancer: "p2c", connectTimeoutMs: 500, idleTimeoutMs: 60_000, bufferSize: 1_048_576, maxConnections: undefined });
     expect(summarize(c)).toBe("config ok: 2 apps, 3 ports, 4 targets, admin on [::1]:9901");
+  });
+
+  test("the traffic keys: target tables, queue, slow start, ACLs, PROXY, health payloads, routes", () => {
+    const c = parseConfigText(
+      `[health]
+send = 'PING\\r\\n'
+expect = "+PONG"
+[[apps]]
+name = "redis"
+ports = [6379]
+targets = ["127.0.0.1:7001", { address = "127.0.0.1:7002", weight = 3, max_connections = 10 }]
+queue_timeout = "2s"
+slow_start = "30s"
+allow = ["127.0.0.0/8", "::1"]
+deny = ["127.0.0.3"]
+max_connections_per_client = 4
+send_proxy = "v2"
+accept_proxy = true
+health = { interval = "5s", expect = '\\x2bPONG' }
+[[apps]]
+name = "tls"
+ports = [443]
+balancer = "p2c"
+[[apps.routes]]
+sni = ["example.com", "*.example.org"]
+targets = ["127.0.0.1:8443"]
+[[apps.routes]]
+sni = ["other.test"]
+targets = [{ address = "127.0.0.1:9443", weight = 2 }]
+balancer = "round-robin"
+`,
+      "toml",
+    );
+    const [redis, tls] = c.apps;
+    expect(redis!.targets.map((t) => [t.address, t.weight, t.maxConnections])).toEqual([
+      ["127.0.0.1:7001", undefined, undefined],
+      ["127.0.0.1:7002", 3, 10],
+    ]);
+    expect(redis).toMatchObject({ queueTimeoutMs: 2000, slowStartMs: 30_000, maxConnectionsPerClient: 4, sendProxy: "v2", acceptProxy: true });
+    expect(redis!.allow.map((b) => b.text)).toEqual(["127.0.0.0/8", "::1"]);
+    expect(redis!.deny.map((b) => b.text)).toEqual(["127.0.0.3"]);
+    const enc = (t: string) => new TextEncoder().encode(t);
+    expect(c.health.send).toEqual(enc("PING\r\n"));
+    // The app's health table overrides only what it sets.
+    expect(redis!.health).toEqual({ intervalMs: 5000, timeoutMs: 2000, rise: 1, fall: 1, send: enc("PING\r\n"), expect: enc("+PONG") });
+    expect(tls!.targets).toEqual([]);
+    expect(tls!.routes.map((r) => [r.sni, r.targets.map((t) => t.address), r.balancer])).toEqual([
+      [["example.com", "*.example.org"], ["127.0.0.1:8443"], "p2c"],
+      [["other.test"], ["127.0.0.1:9443"], "round-robin"],
+    ]);
   });
 
   test("the operations keys", () => {
@@ -205,6 +264,25 @@ describe("invalid configs report each problem at its key path", () => {
     ["on_remove", `${APP}on_remove = "kill"\n`, [["apps[0].on_remove", "keep, drain"]]],
     ["drain_timeout", `${APP}drain_timeout = 5\n`, [["apps[0].drain_timeout", "number 5"]]],
     ["access_log", `${APP}access_log = "off"\n`, [["apps[0].access_log", "off"]]],
+    ["target table without address", `${APP}`.replace('targets = ["127.0.0.1:9001"]', "targets = [{ weight = 2 }]"), [["apps[0].targets[0].address", "required"]]],
+    ["target weight 0", `${APP}`.replace('targets = ["127.0.0.1:9001"]', 'targets = ["127.0.0.1:1", { address = "127.0.0.1:2", weight = 0 }]'), [["apps[0].targets[1].weight", "1-1,000"]]],
+    ["target weight 1001", `${APP}`.replace('targets = ["127.0.0.1:9001"]', 'targets = [{ address = "127.0.0.1:2", weight = 1001 }]'), [["apps[0].targets[0].weight", "1001"]]],
+    ["target max_connections -1", `${APP}`.replace('targets = ["127.0.0.1:9001"]', 'targets = [{ address = "127.0.0.1:2", max_connections = -1 }]'), [["apps[0].targets[0].max_connections", "-1"]]],
+    ["unknown key in a target table", `${APP}`.replace('targets = ["127.0.0.1:9001"]', 'targets = [{ address = "127.0.0.1:2", wieght = 2 }]'), [["apps[0].targets[0].wieght", "unknown key"]]],
+    ["a target that is a number", `${APP}`.replace('targets = ["127.0.0.1:9001"]', "targets = [9001]"), [["apps[0].targets[0]", "number 9001"]]],
+    ["a target table listed twice", `${APP}`.replace('targets = ["127.0.0.1:9001"]', 'targets = ["127.0.0.1:2", { address = "127.0.0.1:2" }]'), [["apps[0].targets[1]", "listed twice"]]],
+    ["no targets and no routes", `[[apps]]\nname = "a"\nports = [1]\n`, [["apps[0].targets", "required"]]],
+    ["allow not a CIDR", `${APP}allow = ["10.0.0.0/33"]\n`, [["apps[0].allow[0]", "0-32"]]],
+    ["deny with host bits", `${APP}deny = ["::1/64"]\n`, [["apps[0].deny[0]", "host bits"]]],
+    ["send_proxy v3", `${APP}send_proxy = "v3"\n`, [["apps[0].send_proxy", "none, v1, v2"]]],
+    ["accept_proxy as a string", `${APP}accept_proxy = "yes"\n`, [["apps[0].accept_proxy", "true or false"]]],
+    ["queue_timeout without unit", `${APP}queue_timeout = "5"\n`, [["apps[0].queue_timeout", "5"]]],
+    ["max_connections_per_client 1.5", `${APP}max_connections_per_client = 1.5\n`, [["apps[0].max_connections_per_client", "1.5"]]],
+    ["health send with a bad escape", `[health]\nsend = 'PING\\q'\n${APP}`, [["health.send", "unknown escape"]]],
+    ["app health unknown key", `${APP}health = { intervl = "1s" }\n`, [["apps[0].health.intervl", "unknown key"]]],
+    ["route without sni", `${APP}[[apps.routes]]\ntargets = ["127.0.0.1:3"]\n`, [["apps[0].routes[0].sni", "required"]]],
+    ["route with an empty sni list", `${APP}[[apps.routes]]\nsni = []\ntargets = ["127.0.0.1:3"]\n`, [["apps[0].routes[0].sni", "at least one"]]],
+    ["route pattern with a bad wildcard", `${APP}[[apps.routes]]\nsni = ["a.*.com"]\ntargets = ["127.0.0.1:3"]\n`, [["apps[0].routes[0].sni[0]", "a.*.com"]]],
     ["buffer_size a bare number string", `buffer_size = "65536"\n${APP}`, [["buffer_size", "65536"]]],
     ["buffer_size a number", `buffer_size = 65536\n${APP}`, [["buffer_size", "65536"]]],
     ["buffer_size below 1KiB", `buffer_size = "512B"\n${APP}`, [["buffer_size", "512B"]]],

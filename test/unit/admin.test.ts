@@ -1,3 +1,4 @@
+import { appConfig } from "../helpers/config.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { adminResponse, authorize, matchRoute, requestPath, startAdmin, type AdminHost, type ReloadOutcome } from "../../src/admin.ts";
@@ -101,19 +102,7 @@ function ep(text: string): Endpoint {
 
 /** realApp is an App that is never started: no sockets, no timers, just its pool. */
 function realApp(name: string, targets: string[]): App {
-  const config: AppConfig = {
-    name,
-    ports: [5001],
-    targets: targets.map(ep),
-    balancer: "round-robin",
-    connectTimeoutMs: 1000,
-    idleTimeoutMs: 0,
-    bufferSize: 64 * 1024,
-    maxConnections: undefined,
-    onRemove: "keep",
-    drainTimeoutMs: 30_000,
-    accessLog: true,
-  };
+  const config: AppConfig = appConfig({ name, targets: targets.map(ep) });
   const limits = { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 };
   return new App(config, { intervalMs: 3_600_000, timeoutMs: 1000, rise: 1, fall: 1 }, { limits, dials: new Sweeper(50), idle: new Sweeper(1000), log: quiet });
 }

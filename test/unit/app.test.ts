@@ -3,6 +3,7 @@
  * puts it back, and the state stays with the address across a reload and a
  * DNS re-resolution (both rebuild the pool, keeping TargetState by address).
  */
+import { appConfig } from "../helpers/config.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { App, type Shared } from "../../src/app.ts";
 import type { AppConfig, HealthConfig } from "../../src/config/types.ts";
@@ -21,19 +22,7 @@ function ep(text: string): Endpoint {
 }
 
 function config(targets: string[]): AppConfig {
-  return {
-    name: "web",
-    ports: [5001],
-    targets: targets.map(ep),
-    balancer: "round-robin",
-    connectTimeoutMs: 1000,
-    idleTimeoutMs: 0,
-    bufferSize: 64 * 1024,
-    maxConnections: undefined,
-    onRemove: "keep",
-    drainTimeoutMs: 30_000,
-    accessLog: true,
-  };
+  return appConfig({ name: "web", targets: targets.map(ep) });
 }
 
 const apps: App[] = [];

@@ -1,3 +1,4 @@
+import { appConfig } from "../helpers/config.ts";
 import { describe, expect, test } from "bun:test";
 import type { App } from "../../src/app.ts";
 import type { Limits } from "../../src/limits.ts";
@@ -30,19 +31,7 @@ interface FakeAppInit {
 
 function fakeApp(init: FakeAppInit): App {
   const endpoints = init.targets.map((t) => parseEndpoint(t) as Endpoint);
-  const config: AppConfig = {
-    name: init.name,
-    ports: init.ports ?? [5001],
-    targets: endpoints,
-    balancer: "round-robin",
-    connectTimeoutMs: 2000,
-    idleTimeoutMs: 0,
-    bufferSize: 64 * 1024,
-    maxConnections: undefined,
-    onRemove: "keep",
-    drainTimeoutMs: 30_000,
-    accessLog: true,
-  };
+  const config: AppConfig = appConfig({ name: init.name, ports: init.ports ?? [5001], targets: endpoints, connectTimeoutMs: 2000 });
   const bytes = init.bytes ?? { upstream: 0, downstream: 0 };
   return {
     name: init.name,
