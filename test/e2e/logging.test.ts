@@ -19,6 +19,17 @@ function jsonLines(out: string): Record<string, unknown>[] {
 
 const accessLines = (out: string) => jsonLines(out).filter((o) => o.msg === "connection");
 
+/** closedAtOnce connects and waits for sluice to close the client; a reset that beats Bun's connect counts too. */
+async function closedAtOnce(port: number): Promise<void> {
+  let c: Client;
+  try {
+    c = await connect(port);
+  } catch {
+    return; // Bun reports a reset right after the handshake as a failed connect (ECONNRESET).
+  }
+  await withTimeout(c.closed, 5000, "the client to be closed");
+}
+
 test("json access lines: a served connection, a failed dial, a cap rejection; access_log = false silences an app", async () => {
   using b = echoBackend();
   const [web, dead, quiet, admin] = [freePort(), freePort(), freePort(), freePort()];
@@ -40,12 +51,10 @@ test("json access lines: a served connection, a failed dial, a cap rejection; ac
   const held: Client = await connect(web);
   held.writer.write(Buffer.from("x"));
   await withTimeout(held.waitFor(1), 5000, "the held echo");
-  const rejected = await connect(web);
-  await withTimeout(rejected.closed, 5000, "the rejected client to be closed");
+  await closedAtOnce(web);
   await sl.waitForOutput('"reason":"limit"');
   // A target that refuses: connect-failed after one dial.
-  const failed = await connect(dead);
-  await withTimeout(failed.closed, 5000, "the failed client to be closed");
+  await closedAtOnce(dead);
   await sl.waitForOutput('"reason":"connect-failed"');
   expect(await exchange(quiet, "shh")).toBe("shh");
   held.socket.end();
