@@ -1,5 +1,6 @@
 /**
- * @module health/checker: timer-driven active TCP checks of a pool's targets.
+ * @module health/checker: timer-driven active checks of a pool's targets (a
+ * TCP connect, or a connect and a `send`/`expect` conversation).
  * One round every `interval`, give or take a tenth so that many apps started
  * together do not probe in lockstep; probes go through the process-wide
  * budget, and a target whose previous probe is still queued or in flight is
@@ -60,7 +61,8 @@ export class HealthChecker {
   async #check(t: TargetState): Promise<void> {
     try {
       if (!this.#running) return;
-      const error = await this.probe(t.host, t.port, this.config.timeoutMs);
+      const { timeoutMs, send, expect } = this.config;
+      const error = await this.probe(t.host, t.port, timeoutMs, { send, expect });
       // A probe that failed for want of a local fd says nothing about the target.
       if (!this.#running || (error !== null && isLocalError(error))) return;
       if (error === null) t.checksPassed++;

@@ -185,6 +185,27 @@ describe("HealthChecker", () => {
     expect(probe.probed()).toEqual(["10.0.0.1:80"]);
   });
 
+  test("each probe gets the config's send and expect, read anew every round", async () => {
+    const targets = [new TargetState(parseEndpoint("10.0.0.1:80") as Endpoint)];
+    const clock = new FakeClock();
+    const seen: unknown[] = [];
+    const probe: Probe = async (_host, _port, timeoutMs, conversation) => {
+      seen.push({ timeoutMs, ...conversation });
+      return null;
+    };
+    const enc = (t: string) => new TextEncoder().encode(t);
+    const checker = new HealthChecker(() => targets, { ...CONFIG, send: enc("PING\r\n"), expect: enc("+PONG") }, () => {}, clock, probe, new ProbeBudget(), () => 0.5);
+    checker.start();
+    await Promise.resolve();
+    checker.config = { ...CONFIG, expect: enc("220 ") };
+    clock.advance(1000);
+    checker.stop();
+    expect(seen).toEqual([
+      { timeoutMs: 200, send: enc("PING\r\n"), expect: enc("+PONG") },
+      { timeoutMs: 200, send: undefined, expect: enc("220 ") },
+    ]);
+  });
+
   test("a local shortage (EMFILE) says nothing about the target: no observation, no flip", async () => {
     const { probe, results, targets, checker } = setup(["10.0.0.1:80"], { fall: 1 });
     checker.start();
