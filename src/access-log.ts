@@ -55,8 +55,8 @@ export function accessFields(app: string, port: number, client: string, s: Sessi
   };
 }
 
-/** rejectedFields is the access line of a client closed at once at the connection cap. */
-export function rejectedFields(app: string, port: number, client: string): AccessFields {
+/** rejectedFields is the access line of a client closed at once (connection cap, ACL, per-client limit). */
+export function rejectedFields(app: string, port: number, client: string, reason: CloseReason = "limit"): AccessFields {
   return {
     app,
     port,
@@ -68,7 +68,7 @@ export function rejectedFields(app: string, port: number, client: string): Acces
     bytes_up: 0,
     bytes_down: 0,
     first_close: "sluice",
-    reason: "limit",
+    reason,
   };
 }
 

@@ -5,7 +5,11 @@
 import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
 import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
-import type { AppConfig, HealthConfig } from "./config/types.ts";
+import type { AppConfig, HealthConfig, RouteConfig } from "./config/types.ts";
+import { Acl, clientIp } from "./acl.ts";
+import { Preface } from "./preface.ts";
+import { proxyV1, proxyV2, type Address } from "./proxy-protocol.ts";
+import { sniMatches } from "./sni.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "./histogram.ts";
 import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
@@ -14,7 +18,7 @@ import { accessLog, logger, logSettings, type Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
 import { RateLimitedLog } from "./rate-limit.ts";
 import { Session, type CloseReason, type SessionHost } from "./session.ts";
-import type { Sweeper } from "./sweeper.ts";
+import type { Sweepable, Sweeper } from "./sweeper.ts";
 
 /** Shared is what every app of one proxy shares. */
 export interface Shared {
@@ -26,6 +30,32 @@ export interface Shared {
   readonly resolve?: Resolver;
   /** called when the last open session of the process closes (shutdown waits on it). */
   readonly onIdle?: () => void;
+}
+
+/** Route is one SNI route at run time: its patterns and its own pool (and balancer state). */
+export interface Route {
+  readonly config: RouteConfig;
+  readonly pool: Pool;
+}
+
+/** PrefaceDeadline closes a client whose preface is not complete within connect_timeout. */
+class PrefaceDeadline implements Sweepable {
+  constructor(
+    readonly session: Session,
+    readonly deadline: number,
+    readonly app: App,
+  ) {}
+  sweep(now: number): boolean {
+    if (this.session.closed || this.session.preface === null) return true;
+    if (now < this.deadline) return false;
+    this.app.prefaceTimedOut(this.session);
+    return true;
+  }
+}
+
+/** plainIp is the client's IP as the ACL and the per-client limit key it: a mapped IPv4 written as IPv4. */
+function plainIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
 }
 
 /** LOG_EVERY_MS bounds how often one kind of repeated failure is logged per app. */
@@ -56,7 +86,16 @@ export class App implements SessionHost {
     dial: this.#limiter(),
     internal: this.#limiter(),
     noTarget: this.#limiter(),
+    refused: this.#limiter(),
   };
+  /** SNI routes, in config order; empty: none. */
+  routes: Route[] = [];
+  acl: Acl;
+  /** open sessions per client IP, for max_connections_per_client. */
+  readonly #perClient = new Map<string, number>();
+  /** clients waiting for a target below its max_connections, oldest first. */
+  readonly #queue: { s: Session; deadline: number }[] = [];
+  #queueTimer: ReturnType<typeof setTimeout> | undefined;
   /** this app's lines, tagged `app/<name>`. */
   readonly log: Logger;
   readonly discovery: Discovery;
@@ -78,8 +117,10 @@ export class App implements SessionHost {
       this.#warn.resolve.log(`cannot resolve ${host} (${error}); keeping its last addresses`),
     );
     this.pool = new Pool(config.targets, createBalancer(config.balancer));
+    this.routes = this.#routesFor(config.routes, []);
+    this.acl = new Acl(config.allow, config.deny);
     this.checker = new HealthChecker(
-      () => this.pool.targets,
+      () => this.allTargets,
       health,
       (t, flipped, error) => this.#healthResult(t, flipped, error),
     );
@@ -87,6 +128,35 @@ export class App implements SessionHost {
 
   get name(): string {
     return this.config.name;
+  }
+  /**
+   * #routesFor builds the route pools. One address is one TargetState across
+   * the app's pool and all its routes (same backend: same health, same active
+   * count), and a route keeps its balancer's state across reloads unless its
+   * kind changed.
+   */
+  #routesFor(configs: readonly RouteConfig[], old: readonly Route[]): Route[] {
+    const known = { targets: [...this.pool.targets, ...old.flatMap((r) => r.pool.targets)] };
+    return configs.map((r, i) => {
+      const was = old[i];
+      const b = was !== undefined && was.config.balancer === r.balancer ? was.pool.balancer : createBalancer(r.balancer);
+      const pool = new Pool(r.targets, b, known);
+      known.targets.unshift(...pool.targets);
+      return { config: r, pool };
+    });
+  }
+
+  /** every target the app may dial, each address once: its own and its routes'. */
+  get allTargets(): TargetState[] {
+    if (this.routes.length === 0) return this.pool.targets;
+    return [...new Set([...this.pool.targets, ...this.routes.flatMap((r) => r.pool.targets)])];
+  }
+
+  /** clients waiting in the queue now. */
+  get queued(): number {
+    let n = 0;
+    for (const e of this.#queue) if (!e.s.closed) n++;
+    return n;
   }
   get connectTimeoutMs(): number {
     return this.config.connectTimeoutMs;
@@ -111,7 +181,10 @@ export class App implements SessionHost {
 
   /** stop ends health checks and DNS refreshes; `final` (process exit) also cancels pending on_remove drains. */
   stop(final = false): void {
-    if (final) for (const t of this.#drains) clearTimeout(t);
+    if (final) {
+      for (const t of this.#drains) clearTimeout(t);
+      clearTimeout(this.#queueTimer);
+    }
     this.#running = false;
     this.#generation++;
     clearTimeout(this.#discoveryTimer);
@@ -150,6 +223,8 @@ export class App implements SessionHost {
     const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer);
     // Names resolved before keep their addresses until the new resolution below answers.
     this.pool = new Pool(expand(config.targets, this.discovery.known), balancer, this.pool);
+    this.routes = this.#routesFor(config.routes, this.routes);
+    this.acl = new Acl(config.allow, config.deny);
     this.config = config;
     const restart = health.intervalMs !== this.checker.config.intervalMs;
     this.checker.config = health;
@@ -159,6 +234,8 @@ export class App implements SessionHost {
       this.checker.start();
     }
     void this.#discover();
+    // Caps may have risen, or targets come: waiting clients may have a slot now.
+    this.#serveQueue();
   }
 
   /**
@@ -192,11 +269,12 @@ export class App implements SessionHost {
    * address. Returns undefined when the app has no such target.
    */
   setEnabled(address: string, enabled: boolean): TargetState | undefined {
-    const t = this.pool.targets.find((x) => x.address === address);
+    const t = this.allTargets.find((x) => x.address === address);
     if (t === undefined) return undefined;
     if (t.enabled !== enabled) {
       t.enabled = enabled;
-      this.pool.refresh();
+      this.#refreshPools();
+      if (enabled) this.#serveQueue();
       this.log.info(`target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
     }
     return t;
@@ -215,25 +293,165 @@ export class App implements SessionHost {
     const limits = this.shared.limits;
     if (atCap(limits) || this.sessions.size >= this.maxConnections) {
       this.rejected++;
-      this.#count("limit");
-      if (this.accessLogged) accessLog(rejectedFields(this.name, port, clientOf(sock)));
-      // A reset, not a FIN: the client must not take an empty stream for a served one.
-      sock.terminate();
-      return;
+      return this.#refuse(sock, port, "limit");
+    }
+    const c = this.config;
+    // With accept_proxy the client is known only once its header is read (prefaceData).
+    let key: string | undefined;
+    if (!c.acceptProxy && (!this.acl.empty || c.maxConnectionsPerClient > 0)) {
+      key = plainIp(sock.remoteAddress);
+      const refusal = this.#admit(key);
+      if (refusal !== undefined) return this.#refuse(sock, port, refusal);
     }
     limits.active++;
     this.accepted++;
-    const s = new Session(this, sock, this.config.idleTimeoutMs, this.config.bufferSize);
+    const s = new Session(this, sock, c.idleTimeoutMs, c.bufferSize);
     s.port = port;
     // Read now: Bun forgets remotePort once the socket closes.
     if (this.accessLogged) s.client = clientOf(sock);
     sock.data = s;
     this.sessions.add(s);
+    if (key !== undefined) this.#countClient(s, key);
     if (s.idleTimeoutMs > 0) this.shared.idle.add(s);
+    if (c.acceptProxy || this.routes.length > 0) {
+      s.preface = new Preface(c.acceptProxy, this.routes.length > 0);
+      this.shared.dials.add(new PrefaceDeadline(s, performance.now() + c.connectTimeoutMs, this));
+      return;
+    }
+    if (c.sendProxy !== "none") s.proxyHeader = this.#proxyHeader(sock, undefined, undefined);
     s.dial();
   }
 
+  /** #admit applies the ACL and the per-client limit to a client IP: undefined when it may connect. */
+  #admit(ip: string): CloseReason | undefined {
+    if (!this.acl.permits(clientIp(ip))) return "denied";
+    const max = this.config.maxConnectionsPerClient;
+    if (max > 0 && (this.#perClient.get(ip) ?? 0) >= max) return "limit";
+    return undefined;
+  }
+
+  #countClient(s: Session, key: string): void {
+    if (this.config.maxConnectionsPerClient === 0) return;
+    s.clientKey = key;
+    this.#perClient.set(key, (this.#perClient.get(key) ?? 0) + 1);
+  }
+
+  /** #refuse closes a client before any session exists: a reset, counted and logged with its reason. */
+  #refuse(sock: Socket<Session>, port: number, reason: CloseReason): void {
+    this.#count(reason);
+    if (this.accessLogged) accessLog(rejectedFields(this.name, port, clientOf(sock), reason));
+    // A reset, not a FIN: the client must not take an empty stream for a served one.
+    sock.terminate();
+  }
+
+  /** #proxyHeader is the send_proxy header for a client: its own addresses, or those a PROXY header in front gave. */
+  #proxyHeader(sock: Socket<Session>, source: Address | undefined, destination: Address | undefined): Uint8Array {
+    const ends = {
+      source: source ?? { address: sock.remoteAddress, port: sock.remotePort },
+      destination: destination ?? { address: sock.localAddress, port: sock.localPort },
+    };
+    return this.config.sendProxy === "v1" ? proxyV1(ends) : proxyV2(ends);
+  }
+
+  /** prefaceData: a chunk of a client whose PROXY header or ClientHello is still being read. */
+  prefaceData(s: Session, chunk: Uint8Array): void {
+    const r = s.preface!.push(chunk);
+    if (r.state === "wait") return;
+    if (r.state === "reject") return this.#prefaceFailed(s, r.reason, r.why);
+    s.preface = null;
+    if (this.config.acceptProxy && r.source !== undefined) {
+      const key = plainIp(r.source.address);
+      const refusal = this.#admit(key);
+      if (refusal !== undefined) {
+        this.#warn.refused.log(`client ${r.source.address} (by PROXY header) refused: ${refusal}`);
+        return s.close(refusal);
+      }
+      this.#countClient(s, key);
+      if (this.accessLogged) s.client = clientOf({ remoteAddress: r.source.address, remotePort: r.source.port });
+    } else if (this.config.acceptProxy) {
+      // LOCAL or UNKNOWN: the connection's own address stands.
+      const key = plainIp(s.down.remoteAddress);
+      const refusal = this.#admit(key);
+      if (refusal !== undefined) return s.close(refusal);
+      this.#countClient(s, key);
+    }
+    if (this.routes.length > 0) {
+      const name = r.serverName;
+      const route = name === undefined ? undefined : this.routes.find((x) => x.config.sni.some((p) => sniMatches(p, name)));
+      if (route !== undefined) s.pool = route.pool;
+      else if (this.pool.targets.length === 0) {
+        this.#warn.noTarget.log(name === undefined ? "TLS client without a server name, and no fallback targets" : `no route for ${name}, and no fallback targets`);
+        return s.close("no-target");
+      }
+    }
+    if (this.config.sendProxy !== "none") s.proxyHeader = this.#proxyHeader(s.down as Socket<Session>, r.source, r.destination);
+    if (r.rest.length > 0 && !s.upPipe.push(r.rest)) return s.close("target-reset");
+    s.dial();
+  }
+
+  /** prefaceEnded: the client sent FIN before its preface was complete. */
+  prefaceEnded(s: Session): void {
+    const f = s.preface!.failure("before the client finished sending");
+    this.#prefaceFailed(s, f.reason, f.why);
+  }
+
+  prefaceTimedOut(s: Session): void {
+    const f = s.preface!.failure(`within connect_timeout (${this.config.connectTimeoutMs} ms)`);
+    this.#prefaceFailed(s, f.reason, f.why);
+  }
+
+  #prefaceFailed(s: Session, reason: CloseReason, why: string): void {
+    this.#warn.refused.log(`client closed (${reason}): ${why}`);
+    s.close(reason);
+  }
+
+  /** enqueue: every target the session may use is at its max_connections; it waits up to queue_timeout. */
+  enqueue(s: Session): boolean {
+    const wait = this.config.queueTimeoutMs;
+    if (wait <= 0) return false;
+    this.#queue.push({ s, deadline: performance.now() + wait });
+    if (this.#queue.length === 1) this.#armQueue();
+    return true;
+  }
+
+  /** #serveQueue dials, oldest first, every waiting client whose pool has a target with room now. */
+  #serveQueue(): void {
+    if (this.#queue.length === 0) return;
+    for (let i = 0; i < this.#queue.length; ) {
+      const { s } = this.#queue[i]!;
+      if (s.closed) {
+        this.#queue.splice(i, 1);
+        continue;
+      }
+      if ((s.pool ?? this.pool).waiting(s.tried)) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      s.dial();
+    }
+    this.#armQueue();
+  }
+
+  /** #armQueue sets one timer for the oldest waiting client: deadlines come in arrival order. */
+  #armQueue(): void {
+    clearTimeout(this.#queueTimer);
+    this.#queueTimer = undefined;
+    while (this.#queue.length > 0 && this.#queue[0]!.s.closed) this.#queue.shift();
+    const head = this.#queue[0];
+    if (head === undefined) return;
+    this.#queueTimer = setTimeout(() => {
+      const now = performance.now();
+      while (this.#queue.length > 0 && (this.#queue[0]!.s.closed || this.#queue[0]!.deadline <= now)) {
+        const { s } = this.#queue.shift()!;
+        if (!s.closed) s.close("limit");
+      }
+      this.#armQueue();
+    }, Math.max(0, head.deadline - performance.now()));
+  }
+
   dialFailed(target: TargetState, error: string): void {
+    if (target.maxConnections > 0) this.#serveQueue();
     if (isLocalError(error)) {
       // This host's shortage, not the target's fault: it stays in rotation.
       this.localErrors++;
@@ -242,7 +460,7 @@ export class App implements SessionHost {
     }
     target.connectErrors++;
     if (target.health.markDown(performance.now(), error)) {
-      this.pool.refresh();
+      this.#refreshPools();
       this.log.warn(`target ${target.address} down (dial failed: ${error})`);
     } else {
       this.#warn.dial.log(`dial to ${target.address} failed: ${error}`);
@@ -269,6 +487,12 @@ export class App implements SessionHost {
     this.#closedUp += s.upPipe.bytes;
     this.#closedDown += s.downPipe.bytes;
     if (s.idleTimeoutMs > 0) this.shared.idle.delete(s);
+    if (s.clientKey !== undefined) {
+      const n = (this.#perClient.get(s.clientKey) ?? 1) - 1;
+      if (n > 0) this.#perClient.set(s.clientKey, n);
+      else this.#perClient.delete(s.clientKey);
+    }
+    if (this.#queue.length > 0) this.#serveQueue();
     const reason = s.reason ?? "internal-error";
     this.#count(reason);
     if (reason === "connect-failed" || reason === "no-target") {
@@ -298,9 +522,19 @@ export class App implements SessionHost {
   #healthResult(t: TargetState, flipped: boolean, error: string | null): void {
     this.log.debug(`health check ${t.address}: ${error === null ? "pass" : `fail (${error})`}`);
     if (!flipped) return;
-    this.pool.refresh();
-    if (t.health.healthy) this.log.success(`target ${t.address} up`);
+    this.#refreshPools();
+    if (t.health.healthy) {
+      t.slowStart(this.config.slowStartMs);
+      this.#serveQueue();
+    }
+    if (t.health.healthy) this.log.success(`target ${t.address} up${this.config.slowStartMs > 0 ? ` (slow start over ${this.config.slowStartMs} ms)` : ""}`);
     else this.log.warn(`target ${t.address} down (${t.health.lastError ?? "check failed"})`);
+  }
+
+  /** #refreshPools rebuilds the ready lists of the app's pool and its routes' after a health or enabled change. */
+  #refreshPools(): void {
+    this.pool.refresh();
+    for (const r of this.routes) r.pool.refresh();
   }
 
   #limiter(): RateLimitedLog {

@@ -46,7 +46,9 @@ export function statusOf(p: ProxyView) {
       active: a.sessions.size,
       max_connections: a.maxConnections,
       rejected: a.rejected,
+      queued: a.queued,
       targets: a.pool.targets.map(targetStatus),
+      ...(a.routes.length === 0 ? {} : { routes: a.routes.map((r) => ({ sni: r.config.sni, balancer: r.config.balancer, targets: r.pool.targets.map(targetStatus) })) }),
     })),
   };
 }
@@ -61,6 +63,10 @@ export function targetStatus(t: TargetState) {
     active: t.active,
     total: t.total,
     connect_errors: t.connectErrors,
+    ...(t.configWeight === 1 ? {} : { weight: t.configWeight }),
+    ...(t.maxConnections === 0 ? {} : { max_connections: t.maxConnections }),
+    // why its latest failed check or dial failed (kept after it recovers).
+    ...(t.health.lastError === undefined ? {} : { last_error: t.health.lastError }),
   };
 }
 
@@ -112,7 +118,7 @@ function histograms(out: string[], name: string, help: string, rows: [labels: st
 export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess()): string {
   const apps = reported(p);
   const perTarget = (f: (t: App["pool"]["targets"][number]) => number): Row[] =>
-    apps.flatMap((a) => a.pool.targets.map((t): Row => [`app="${label(a.name)}",target="${label(t.address)}"`, f(t)]));
+    apps.flatMap((a) => a.allTargets.map((t): Row => [`app="${label(a.name)}",target="${label(t.address)}"`, f(t)]));
   const perApp = (f: (a: App) => number): Row[] => apps.map((a): Row => [`app="${label(a.name)}"`, f(a)]);
   const out: string[] = [];
   family(out, "sluice_connections_active", "gauge", "Open connections per target, dials in progress included.", perTarget((t) => t.active));
@@ -120,7 +126,7 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
   family(out, "sluice_connect_errors_total", "counter", "Failed or timed-out dials to each target.", perTarget((t) => t.connectErrors));
   family(out, "sluice_target_healthy", "gauge", "1 when the target is healthy, 0 when not.", perTarget((t) => (t.health.healthy ? 1 : 0)));
   const checks: Row[] = apps.flatMap((a) =>
-    a.pool.targets.flatMap((t): Row[] => {
+    a.allTargets.flatMap((t): Row[] => {
       const labels = `app="${label(a.name)}",target="${label(t.address)}"`;
       return [
         [`${labels},result="pass"`, t.checksPassed],

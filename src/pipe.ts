@@ -38,6 +38,8 @@ export class Pipe {
   #queue: Uint8Array[] | null = null;
   #head = 0;
   #paused = false;
+  /** bytes at the front of the queue that are ours (a PROXY header), not the source's: written but not counted. */
+  #overhead = 0;
 
   constructor(
     public src: SocketLike | null,
@@ -73,6 +75,19 @@ export class Pipe {
     return true;
   }
 
+  /**
+   * prepend puts `header` before everything queued, so it is the first thing
+   * dst receives. Its bytes are written like any others but not counted in
+   * `bytes`, which stays what the source sent.
+   */
+  prepend(header: Uint8Array): void {
+    const q = (this.#queue ??= []);
+    if (this.#head > 0) q[--this.#head] = header;
+    else q.unshift(header);
+    this.queued += header.length;
+    this.#overhead += header.length;
+  }
+
   /** flush writes what is queued, on connect or on dst's drain. It returns false when a write to dst failed. */
   flush(): boolean {
     const dst = this.dst;
@@ -83,8 +98,12 @@ export class Pipe {
         const c = q[this.#head]!;
         const n = dst.write(c);
         if (n < 0) return this.#fail();
-        this.bytes += n;
         this.queued -= n;
+        if (this.#overhead > 0) {
+          const ours = Math.min(n, this.#overhead);
+          this.#overhead -= ours;
+          this.bytes += n - ours;
+        } else this.bytes += n;
         if (n < c.length) {
           q[this.#head] = c.subarray(n);
           break;

@@ -25,16 +25,56 @@ export class TargetState {
   readonly health = new HealthState(true);
   /** false while an operator drains the target. */
   enabled = true;
+  /** the configured weight (1-1000). */
+  configWeight = 1;
+  /** the most sessions this target takes at once; 0: no limit. */
+  maxConnections = 0;
+  /** slow start: until this time (performance.now() ms) the weight ramps up; 0: no ramp. */
+  #rampUntil = 0;
+  #rampMs = 0;
 
   constructor(endpoint: Endpoint) {
     this.host = endpoint.host;
     this.port = endpoint.port;
     this.address = endpoint.address;
     this.origin = endpoint.origin;
+    this.configure(endpoint);
+  }
+
+  /** configure takes the weight and cap a (re)loaded config gives this address. */
+  configure(endpoint: Endpoint): void {
+    this.configWeight = endpoint.weight ?? 1;
+    this.maxConnections = endpoint.maxConnections ?? 0;
   }
 
   get ready(): boolean {
     return this.health.healthy && this.enabled;
+  }
+
+  /** full: at its max_connections, so not picked until a session of it ends. */
+  get full(): boolean {
+    return this.maxConnections > 0 && this.active >= this.maxConnections;
+  }
+
+  /**
+   * weight is what balancers see: the configured weight, or during slow
+   * start a share of it that grows linearly from 10 % to 100 %.
+   */
+  get weight(): number {
+    if (this.#rampUntil === 0) return this.configWeight;
+    const left = this.#rampUntil - performance.now();
+    if (left <= 0) {
+      this.#rampUntil = 0;
+      return this.configWeight;
+    }
+    return this.configWeight * (0.1 + (0.9 * (this.#rampMs - left)) / this.#rampMs);
+  }
+
+  /** slowStart begins a ramp of `ms` from now (a target that just turned healthy). */
+  slowStart(ms: number, now = performance.now()): void {
+    if (ms <= 0) return;
+    this.#rampMs = ms;
+    this.#rampUntil = now + ms;
   }
 }
 
@@ -42,20 +82,27 @@ export class TargetState {
 export class Pool {
   targets: TargetState[];
   #ready: TargetState[] = [];
+  /** some target has a max_connections, so pick must skip full ones. */
+  #capped = false;
 
   constructor(
     endpoints: readonly Endpoint[],
     public balancer: Balancer,
-    previous?: Pool,
+    previous?: { readonly targets: readonly TargetState[] },
   ) {
     const old = new Map(previous?.targets.map((t) => [t.address, t]));
-    this.targets = endpoints.map((e) => old.get(e.address) ?? new TargetState(e));
+    this.targets = endpoints.map((e) => {
+      const kept = old.get(e.address);
+      kept?.configure(e);
+      return kept ?? new TargetState(e);
+    });
     this.refresh();
   }
 
   /** refresh rebuilds the ready list; call it after any health or enabled change. */
   refresh(): void {
     this.#ready = this.targets.filter((t) => t.ready);
+    this.#capped = this.targets.some((t) => t.maxConnections > 0);
   }
 
   /**
@@ -64,12 +111,29 @@ export class Pool {
    * an app whose every target looks down still gets a chance to connect.
    */
   pick(tried: readonly TargetState[] | null): TargetState | undefined {
-    if (tried === null) {
+    if (tried === null && !this.#capped) {
       const list = this.#ready.length > 0 ? this.#ready : this.targets;
       return list.length === 0 ? undefined : list[this.balancer.pick(list)];
     }
-    let list = this.#ready.filter((t) => !tried.includes(t));
-    if (list.length === 0) list = this.targets.filter((t) => !tried.includes(t));
+    const open = (t: TargetState) => !t.full && (tried === null || !tried.includes(t));
+    let list = this.#ready.filter(open);
+    if (list.length === 0) list = this.targets.filter(open);
     return list.length === 0 ? undefined : list[this.balancer.pick(list)];
   }
+
+  /**
+   * waiting says why pick found nothing for a session that has tried `tried`:
+   * true when an untried target exists but every one is at its
+   * max_connections, so the session should queue rather than give up.
+   */
+  waiting(tried: readonly TargetState[] | null): boolean {
+    let any = false;
+    for (const t of this.targets) {
+      if (tried !== null && tried.includes(t)) continue;
+      if (!t.full) return false;
+      any = true;
+    }
+    return any;
+  }
+
 }

@@ -37,6 +37,7 @@
  */
 import type { Socket, SocketHandler } from "bun";
 import { HIGH_WATER_MARK, Pipe } from "./pipe.ts";
+import type { Preface } from "./preface.ts";
 import { errorCode } from "./errors.ts";
 import { dialError, type Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
@@ -92,6 +93,12 @@ export interface SessionHost {
   internalError(error: unknown): void;
   /** the session is over; called exactly once. */
   sessionClosed(session: Session): void;
+  /** every untried target is at its max_connections: queue the session (true) or not (false: it is closed, reason `limit`). */
+  enqueue?(session: Session): boolean;
+  /** the client sent a chunk while its preface (PROXY header, ClientHello) is still being read. */
+  prefaceData?(session: Session, chunk: Uint8Array): void;
+  /** the client finished sending before its preface was complete. */
+  prefaceEnded?(session: Session): void;
   /** test hook: starts a dial instead of Bun.connect; the answer comes back through the Session's upstream methods. */
   readonly connect?: (target: TargetState, attempt: Attempt) => void;
 }
@@ -158,6 +165,14 @@ export class Session implements Sweepable {
   connectMs: number | undefined;
   /** when bytes last moved; read fresh here because coarse.now is stale after a quiet spell. */
   lastActive = (coarse.now = performance.now());
+  /** the pool this session dials from when not the app's own (an SNI route's). */
+  pool: Pool | null = null;
+  /** set while the client's preface is read: nothing is dialled until it is complete. */
+  preface: Preface | null = null;
+  /** a PROXY protocol header to write to the target before anything else. */
+  proxyHeader: Uint8Array | null = null;
+  /** the client IP this session counts against in max_connections_per_client. */
+  clientKey: string | undefined;
 
   constructor(
     readonly host: SessionHost,
@@ -172,8 +187,13 @@ export class Session implements Sweepable {
 
   /** dial picks the next untried target and connects; with none left the client is closed. */
   dial(): void {
-    const target = this.host.pool.pick(this.tried);
+    const pool = this.pool ?? this.host.pool;
+    const target = pool.pick(this.tried);
     if (target === undefined) {
+      if (pool.waiting(this.tried)) {
+        if (this.host.enqueue?.(this)) return;
+        return this.close("limit");
+      }
       this.close(this.tried === null ? "no-target" : "connect-failed");
       return;
     }
@@ -216,12 +236,14 @@ export class Session implements Sweepable {
     this.up = up;
     this.upPipe.dst = up;
     this.downPipe.src = up;
+    if (this.proxyHeader !== null) this.upPipe.prepend(this.proxyHeader);
     if (!this.upPipe.flush()) return this.close("target-reset");
     this.#check();
   }
 
   fromDownstream(chunk: Uint8Array): void {
     this.lastActive = coarse.now;
+    if (this.preface !== null) return this.host.prefaceData!(this, chunk);
     if (!this.upPipe.push(chunk)) this.close("target-reset");
   }
 
@@ -245,6 +267,7 @@ export class Session implements Sweepable {
   /** downstreamEnd is the client's FIN: pass it on, keep the reply flowing. */
   downstreamEnd(): void {
     this.firstClose ??= "client";
+    if (this.preface !== null) return this.host.prefaceEnded!(this);
     this.reason ??= "client-closed";
     this.upPipe.end(this.downPipe.done);
     this.#check();

@@ -37,6 +37,11 @@ function fakeApp(init: FakeAppInit): App {
     name: init.name,
     config,
     pool: new Pool(endpoints, roundRobin()),
+    routes: [],
+    queued: 0,
+    get allTargets() {
+      return (this as unknown as App).pool.targets;
+    },
     sessions: { size: init.sessions ?? 0 },
     bytes: () => bytes,
     accepted: init.accepted ?? 0,
@@ -336,6 +341,7 @@ describe("statusOf", () => {
           active: 3,
           max_connections: 480,
           rejected: 2,
+          queued: 0,
           targets: [
             { address: "127.0.0.1:9001", healthy: true, enabled: false, active: 2, total: 30, connect_errors: 0 },
             { address: "[::1]:9002", healthy: false, enabled: true, active: 1, total: 9, connect_errors: 4 },
@@ -348,6 +354,7 @@ describe("statusOf", () => {
           active: 0,
           max_connections: 480,
           rejected: 0,
+          queued: 0,
           targets: [{ address: "db.internal:5432", healthy: true, enabled: true, active: 0, total: 0, connect_errors: 0 }],
         },
       ],

@@ -71,7 +71,7 @@ function makeHost(): Rig["host"] {
   const closed: Session[] = [];
   const attempts: Attempt[] = [];
   return {
-    pool: { pick: (tried: unknown) => (tried === null ? target : undefined) } as never,
+    pool: { pick: (tried: unknown) => (tried === null ? target : undefined), waiting: () => false } as never,
     connectTimeoutMs: 1000,
     dials: new Sweeper(50),
     limits,
