@@ -344,7 +344,7 @@ describe("statusOf", () => {
           queued: 0,
           targets: [
             { address: "127.0.0.1:9001", healthy: true, enabled: false, active: 2, total: 30, connect_errors: 0 },
-            { address: "[::1]:9002", healthy: false, enabled: true, active: 1, total: 9, connect_errors: 4 },
+            { address: "[::1]:9002", healthy: false, enabled: true, active: 1, total: 9, connect_errors: 4, last_error: "ECONNREFUSED" },
           ],
         },
         {
