@@ -305,3 +305,40 @@ describe("Pipe end of stream", () => {
     expect(dst.count("shutdown")).toBe(0);
   });
 });
+
+describe("Pipe.prepend (a PROXY header)", () => {
+  test("the header goes out first, before what was queued, and is not counted as the source's bytes", () => {
+    const { p } = pipe(null);
+    expect(p.push(bytes(100, 4))).toBe(true);
+    p.prepend(bytes(1, 3));
+    const dst = new FakeSocket();
+    p.dst = dst;
+    expect(p.flush()).toBe(true);
+    expect(dst.written).toEqual([...range(1, 3), ...range(100, 4)]);
+    expect(p.bytes).toBe(4);
+    expect(p.queued).toBe(0);
+  });
+
+  test("a header written in pieces is still left out of the count, and later pushes go straight through", () => {
+    const { p } = pipe(null);
+    p.prepend(bytes(1, 5));
+    const dst = new FakeSocket(2, 2, 7);
+    p.dst = dst;
+    expect(p.flush()).toBe(true); // 2 of 5
+    expect(p.bytes).toBe(0);
+    expect(p.flush()).toBe(true); // 2 more, then the last 1
+    expect(p.flush()).toBe(true);
+    expect(p.bytes).toBe(0);
+    expect(p.push(bytes(50, 3))).toBe(true);
+    expect(p.bytes).toBe(3);
+    expect(dst.written).toEqual([...range(1, 5), ...range(50, 3)]);
+  });
+
+  test("a failed header write is a failed pipe", () => {
+    const { p } = pipe(null);
+    p.prepend(bytes(1, 5));
+    p.dst = new FakeSocket(-1);
+    expect(p.flush()).toBe(false);
+    expect(p.failed).toBe(true);
+  });
+});

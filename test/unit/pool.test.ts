@@ -212,3 +212,52 @@ describe("Pool", () => {
     expect(picked).toEqual([A.address, C.address, A.address, C.address]);
   });
 });
+
+describe("weights, caps and slow start", () => {
+  const capped = (text: string, maxConnections: number, weight = 1): Endpoint => ({ ...ep(text), maxConnections, weight });
+
+  test("a target at its max_connections is not offered; waiting says when all untried are full", () => {
+    const b = recording();
+    const pool = new Pool([capped("10.0.0.1:80", 1), B], b);
+    const [a, bt] = pool.targets as [TargetState, TargetState];
+    a.active = 1;
+    expect(pool.pick(null)).toBe(bt);
+    expect(b.offered.at(-1)).toEqual(["10.0.0.2:80"]);
+    expect(pool.waiting(null)).toBe(false);
+    expect(pool.waiting([bt])).toBe(true);
+    expect(pool.pick([bt])).toBeUndefined();
+    a.active = 0;
+    expect(pool.waiting([bt])).toBe(false);
+  });
+
+  test("a pool with no caps never waits, even with every target tried", () => {
+    const pool = new Pool([A, B], recording());
+    expect(pool.waiting(pool.targets)).toBe(false);
+    expect(pool.waiting(null)).toBe(false);
+  });
+
+  test("a reload changes a kept target's weight and cap in place", () => {
+    const first = new Pool([capped("10.0.0.1:80", 5, 2)], recording());
+    const t = first.targets[0]!;
+    t.active = 3;
+    const second = new Pool([capped("10.0.0.1:80", 3, 7)], recording(), first);
+    expect(second.targets[0]).toBe(t);
+    expect([t.weight, t.maxConnections, t.active, t.full]).toEqual([7, 3, 3, true]);
+  });
+
+  test("slow start ramps the weight from 10 % to 100 % linearly", () => {
+    const t = new TargetState({ ...A, weight: 10 });
+    expect(t.weight).toBe(10);
+    const now = performance.now();
+    t.slowStart(1000, now);
+    expect(t.weight).toBeGreaterThanOrEqual(1);
+    expect(t.weight).toBeLessThan(1.5);
+    t.slowStart(1000, now - 500); // half-way
+    expect(t.weight).toBeGreaterThan(5.4);
+    expect(t.weight).toBeLessThan(6);
+    t.slowStart(1000, now - 1000); // over
+    expect(t.weight).toBe(10);
+    t.slowStart(0, now); // no slow start configured
+    expect(t.weight).toBe(10);
+  });
+});
