@@ -71,7 +71,7 @@ class Talk {
 
   /** closed is the fail reason when the peer closes (FIN) before the conversation is over. */
   closed(): string {
-    return this.reply?.ended() ?? "closed before the request was written";
+    return this.unsent !== undefined || this.reply === undefined ? "closed before the request was written" : this.reply.ended();
   }
 
   /** timedOut is the fail reason when the conversation is not over within `ms`. */
@@ -117,11 +117,14 @@ export function bunProbe(host: string, port: number, timeoutMs: number, conversa
       if (talk.unsent === undefined && talk.reply === undefined) settle(null);
     };
     const timer = setTimeout(() => {
-      if (sock !== undefined) return settle(talk.timedOut(timeoutMs));
-      abandoned = true;
-      probeSockets.abandoned++;
-      needsCancel.add(formatEndpoint(host, port));
-      settle(connectTimeout(timeoutMs));
+      // Connected: the handle closes now. Still connecting: the socket is out of reach until the kernel gives up.
+      if (sock !== undefined) settle(talk.timedOut(timeoutMs));
+      else {
+        abandoned = true;
+        probeSockets.abandoned++;
+        needsCancel.add(formatEndpoint(host, port));
+        settle(connectTimeout(timeoutMs));
+      }
     }, timeoutMs);
     Bun.connect({
       hostname: host,
