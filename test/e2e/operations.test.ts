@@ -139,3 +139,24 @@ test("shutdown_delay: /healthz is 503 at once while the ports still accept, then
   expect(performance.now() - t0).toBeGreaterThanOrEqual(990);
   await expect(connect(port)).rejects.toThrow();
 });
+
+test("a session cut at shutdown_timeout gets a JSON access line: reason shutdown, first_close sluice, exact bytes", async () => {
+  using one = nameBackend("one");
+  const [port, admin] = [freePort(), freePort()];
+  const cfg = head(admin, 'watch = false\nshutdown_timeout = "300ms"\n') + `[log]\nformat = "json"\naccess = true\n` + appToml("a", [port], [`127.0.0.1:${one.port}`]);
+  await using sl = await startSluice(cfg, { adminPort: admin });
+  const held = await connect(port);
+  held.writer.write(Buffer.from("12345"));
+  await withTimeout(held.waitFor(8), 5000, "greeting and echo");
+  sl.signal("SIGTERM");
+  expect(await withTimeout(held.closed, 5000, "the cut")).toBeDefined();
+  expect(await withTimeout(sl.exited, 5000, "sluice to exit")).toBe(0);
+  const line = sl
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((o) => o.msg === "connection");
+  expect(line).toMatchObject({ app: "a", port, target: `127.0.0.1:${one.port}`, tried: 1, bytes_up: 5, bytes_down: 8, first_close: "sluice", reason: "shutdown" });
+  expect(line!.duration_ms as number).toBeGreaterThanOrEqual(300);
+});
