@@ -9,7 +9,7 @@
  * sessions never notice a reload.
  */
 import type { Server } from "bun";
-import { startAdmin } from "./admin.ts";
+import { startAdmin, type AdminHost, type ReloadOutcome } from "./admin.ts";
 import { App, type Shared } from "./app.ts";
 import { loadConfig } from "./config/load.ts";
 import type { AppConfig, Config } from "./config/types.ts";
@@ -36,12 +36,6 @@ export function fdPlan(config: Config, fdLimit: number | undefined): FdPlan {
 
 export type ReloadTrigger = "signal" | "http" | "file";
 
-/** ReloadOutcome is what a reload reports: one line saying what changed, or why nothing did. */
-export interface ReloadOutcome {
-  ok: boolean;
-  message: string;
-}
-
 /** ConfigInfo is /status's `config` block. */
 export interface ConfigInfo {
   path: string;
@@ -60,7 +54,7 @@ export interface RuntimeOptions {
   onApplied?: (config: Config) => void;
 }
 
-export class Runtime implements ProxyView {
+export class Runtime implements AdminHost {
   readonly apps = new Map<string, App>();
   readonly listeners = new Map<number, Listener>();
   /** apps removed by a reload whose sessions are still open. */
@@ -109,6 +103,7 @@ export class Runtime implements ProxyView {
   /** adminLoopback: the admin API listens on a loopback address, so a POST without a token is allowed. */
   get adminLoopback(): boolean {
     const host = this.config?.admin?.host;
+    // "localhost" is taken at its word: it names this host's loopback wherever /etc/hosts is sane.
     return host !== undefined && (host === "::1" || host === "localhost" || /^127\./.test(host));
   }
 
