@@ -274,7 +274,11 @@ export class App implements SessionHost {
     if (t.enabled !== enabled) {
       t.enabled = enabled;
       this.#refreshPools();
-      if (enabled) this.#serveQueue();
+      if (enabled) {
+        // Back in rotation after a drain: ramp up like a recovered target.
+        t.slowStart(this.config.slowStartMs);
+        this.#serveQueue();
+      }
       this.log.info(`target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
     }
     return t;
@@ -355,11 +359,15 @@ export class App implements SessionHost {
 
   /** prefaceData: a chunk of a client whose PROXY header or ClientHello is still being read. */
   prefaceData(s: Session, chunk: Uint8Array): void {
-    const r = s.preface!.push(chunk);
+    const p = s.preface!;
+    const r = p.push(chunk);
     if (r.state === "wait") return;
     if (r.state === "reject") return this.#prefaceFailed(s, r.reason, r.why);
     s.preface = null;
-    if (this.config.acceptProxy && r.source !== undefined) {
+    // p.acceptProxy, not the config's: accept() skipped the ACL for this client, and a reload since must not let it skip both.
+    if (p.acceptProxy && r.source !== undefined) {
+      // Before the ACL: a refused client is logged under the address it was refused for.
+      if (this.accessLogged) s.client = clientOf({ remoteAddress: r.source.address, remotePort: r.source.port });
       const key = plainIp(r.source.address);
       const refusal = this.#admit(key);
       if (refusal !== undefined) {
@@ -367,8 +375,7 @@ export class App implements SessionHost {
         return s.close(refusal);
       }
       this.#countClient(s, key);
-      if (this.accessLogged) s.client = clientOf({ remoteAddress: r.source.address, remotePort: r.source.port });
-    } else if (this.config.acceptProxy) {
+    } else if (p.acceptProxy) {
       // LOCAL or UNKNOWN: the connection's own address stands.
       const key = plainIp(s.down.remoteAddress);
       const refusal = this.#admit(key);
