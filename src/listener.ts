@@ -4,7 +4,9 @@
  */
 import type { TCPSocketListener } from "bun";
 import type { App } from "./app.ts";
+import { raiseBacklog } from "./backlog.ts";
 import { SluiceError } from "./errors.ts";
+import { logger } from "./log.ts";
 import { downstreamHandlers, type Session } from "./session.ts";
 import { formatEndpoint, isIPv6 } from "./target.ts";
 
@@ -47,6 +49,9 @@ export function bindProblem(host: string): string | undefined {
   }
 }
 
+/** the backlog warning is given once per process, not once per port. */
+let backlogWarned = false;
+
 export class Listener {
   readonly server: TCPSocketListener<Session>;
 
@@ -65,6 +70,11 @@ export class Listener {
       });
     } catch (e) {
       throw new SluiceError("LISTEN_FAILED", `cannot listen on ${formatEndpoint(bind, port)} for app "${app.name}": ${listenError(e, bind)}`);
+    }
+    const why = raiseBacklog(this.server);
+    if (why !== undefined && !backlogWarned) {
+      backlogWarned = true;
+      logger("sluice").warn(`listen backlog stays at Bun's 512 (${why}): a burst of new connections may see SYNs dropped and retried`);
     }
   }
 
