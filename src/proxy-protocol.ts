@@ -110,12 +110,14 @@ function parseV2(buf: Uint8Array): ProxyHeader {
   const len = (buf[14]! << 8) | buf[15]!;
   const length = 16 + len;
   if (length > V2_MAX) return invalid(`PROXY v2 header of ${length} bytes (at most ${V2_MAX})`);
+  // LOCAL: the spec has the receiver ignore the family and the address block, whatever they say.
+  if (command === 0) return buf.length < length ? INCOMPLETE : { kind: "ok", version: 2, length };
   if (family > 3 || transport > 2) return invalid(`PROXY v2 header with unknown family/transport 0x${famProto.toString(16)}`);
   const need = family === 1 ? 12 : family === 2 ? 36 : family === 3 ? 216 : 0;
   if (len < need) return invalid(`PROXY v2 address block of ${len} bytes (family ${family} needs ${need})`);
   if (buf.length < length) return INCOMPLETE;
-  // LOCAL, and PROXY with no usable address: the connection's own endpoints stand.
-  if (command === 0 || family === 0 || family === 3 || transport !== 1) return { kind: "ok", version: 2, length };
+  // PROXY with no usable address: the connection's own endpoints stand.
+  if (family === 0 || family === 3 || transport !== 1) return { kind: "ok", version: 2, length };
   const at = 16;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (family === 1) {

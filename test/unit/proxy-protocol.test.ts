@@ -78,6 +78,19 @@ describe("parsing", () => {
     expect(parseProxyHeader(withTlv)).toMatchObject({ kind: "ok", length: base.length + tlvs.length, source: { address: "127.0.0.2", port: 1 } });
   });
 
+  test("v2 LOCAL ignores its family and address block, as the spec says, even a short or unknown one", () => {
+    const local = (fam: number, len: number) => {
+      const b = new Uint8Array(16 + len);
+      b.set(V2_SIGNATURE);
+      b.set([0x20, fam, len >> 8, len & 0xff], 12);
+      return b;
+    };
+    expect(parseProxyHeader(local(0x11, 12))).toEqual({ kind: "ok", version: 2, length: 28 });
+    expect(parseProxyHeader(local(0x21, 0))).toEqual({ kind: "ok", version: 2, length: 16 });
+    expect(parseProxyHeader(local(0x51, 4))).toEqual({ kind: "ok", version: 2, length: 20 });
+    expect(parseProxyHeader(local(0x11, 12).subarray(0, 20))).toEqual({ kind: "incomplete" });
+  });
+
   const bad: [string, Uint8Array | string, string][] = [
     ["plain data", "GET / HTTP/1.1\r\n", "no PROXY"],
     ["a near-miss prefix", "PROXZ TCP4", "no PROXY"],
