@@ -5,7 +5,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { blackHole } from "../helpers/black-hole.ts";
-import { connect, deadPort, echoBackend, exchange, freePort, nameBackend, withTimeout } from "../helpers/net.ts";
+import { connect, deadPort, echoBackend, exchange, freePort, nameBackend, refused, withTimeout } from "../helpers/net.ts";
 import { appToml, poll, startSluice } from "../helpers/sluice.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -70,12 +70,8 @@ test("with every target dead the client is closed and the proxy keeps serving", 
     { adminPort: admin },
   );
   for (let i = 0; i < 3; i++) {
-    const c = await connect(pDead);
-    c.writer.write(Buffer.from("hello"));
-    // The proxy's close shows as end of stream (or a reset, if our bytes were still unread).
-    await withTimeout(c.ended, 5000, "the client to be closed");
-    expect(c.bytes).toBe(0);
-    c.socket.end();
+    // The proxy's close shows as end of stream, or a reset (which may even beat Bun's connect).
+    expect(await refused(pDead, "hello")).toBe(0);
   }
   // Both targets were tried (fail open) even after they were marked down.
   const st = await sl.status();

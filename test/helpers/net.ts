@@ -228,3 +228,22 @@ export async function exchange(port: number, data: string | Uint8Array): Promise
   c.socket.end();
   return c.received().toString();
 }
+
+/**
+ * refused connects, sends `data` (if any), and resolves with the bytes
+ * received once sluice has closed the client. A reset that beats Bun's
+ * connect (Bun then rejects with ECONNRESET) counts as closed with 0 bytes:
+ * for a client sluice turns away at once, both orders happen.
+ */
+export async function refused(port: number, data?: string): Promise<number> {
+  let c: Client;
+  try {
+    c = await connect(port);
+  } catch {
+    return 0;
+  }
+  if (data !== undefined) c.writer.write(Buffer.from(data));
+  await withTimeout(c.ended, 5000, "the client to be closed");
+  c.socket.end();
+  return c.bytes;
+}

@@ -34,7 +34,7 @@ export interface StatusDoc {
     balancer: string;
     active: number;
     retired?: boolean;
-    targets: { address: string; healthy: boolean; active: number; total: number; connect_errors: number }[];
+    targets: { address: string; healthy: boolean; active: number; total: number; connect_errors: number; last_error?: string }[];
   }[];
 }
 
