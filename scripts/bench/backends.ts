@@ -11,25 +11,32 @@ import { spawn, stop, type Proc } from "./proc.ts";
 
 export interface Backend {
   readonly port: number;
+  /** a second port that expects a PROXY protocol header (v1 or v2) first; only the http backend has one, when asked. */
+  readonly proxyPort?: number;
   stop(): Promise<void>;
 }
 
 export type BackendKind = "iperf3" | "redis" | "http" | "hold";
 
-/** startBackend launches one backend on a free port and waits until it accepts. */
-export async function startBackend(kind: BackendKind, tmp: string): Promise<Backend> {
+/**
+ * startBackend launches one backend on a free port and waits until it accepts.
+ * `proxyProtocol` gives the http backend a second port, `proxyPort`, that reads
+ * a PROXY header first (nginx `listen … proxy_protocol`), for proxies that send one.
+ */
+export async function startBackend(kind: BackendKind, tmp: string, opts: { proxyProtocol?: boolean } = {}): Promise<Backend> {
   const port = freePort();
-  const proc = spawnBackend(kind, port, tmp);
+  const proxyPort = kind === "http" && opts.proxyProtocol ? freePort() : undefined;
+  const proc = spawnBackend(kind, port, tmp, proxyPort);
   try {
     await waitForPort(port, { proc });
   } catch (err) {
     await stop(proc);
     throw err;
   }
-  return { port, stop: () => stop(proc) };
+  return { port, proxyPort, stop: () => stop(proc) };
 }
 
-function spawnBackend(kind: BackendKind, port: number, tmp: string): Proc {
+function spawnBackend(kind: BackendKind, port: number, tmp: string, proxyPort: number | undefined): Proc {
   const logDir = tmp;
   switch (kind) {
     case "iperf3":
@@ -43,7 +50,7 @@ function spawnBackend(kind: BackendKind, port: number, tmp: string): Proc {
         { logDir },
       );
     case "http": {
-      const conf = httpNginxConf(port, tmp);
+      const conf = httpNginxConf(port, tmp, proxyPort);
       return spawn("nginx-http", ["nginx", "-p", join(tmp, "http"), "-c", conf, "-e", join(tmp, "http", "error.log")], {
         logDir,
       });
@@ -56,9 +63,10 @@ function spawnBackend(kind: BackendKind, port: number, tmp: string): Proc {
 /**
  * httpNginxConf writes the HTTP backend's config: a separate nginx instance from
  * the stream peer, answering every request with a 3-byte body. Keep-alive is
- * effectively unlimited so the kept-alive workload never reconnects.
+ * effectively unlimited so the kept-alive workload never reconnects. With a
+ * `proxyPort`, that port takes a PROXY protocol header (v1 or v2) before HTTP.
  */
-function httpNginxConf(port: number, tmp: string): string {
+function httpNginxConf(port: number, tmp: string, proxyPort?: number): string {
   const dir = join(tmp, "http");
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, "nginx.conf");
@@ -79,7 +87,7 @@ http {
   keepalive_timeout 1h;
   ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n  ")}
   server {
-    listen ${HOST}:${port} backlog=4096;
+    listen ${HOST}:${port} backlog=4096;${proxyPort === undefined ? "" : `\n    listen ${HOST}:${proxyPort} proxy_protocol backlog=4096;`}
     location / { return 200 "ok\\n"; }
   }
 }

@@ -10,10 +10,13 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startBackend } from "./backends.ts";
 import { has, machineInfo, missingHint, nginxStream } from "./machine.ts";
-import { PEERS, startPeer, type PeerName, type PeerOptions } from "./peers.ts";
+import { PEERS, sendsProxy, startPeer, type PeerName, type PeerOptions } from "./peers.ts";
 import { cpuMs, installExitHandlers, memKB } from "./proc.ts";
 import { markdown, summarize, writeJson, type Sample } from "./report.ts";
 import { WORKLOADS, type Context, type Settings, type Workload } from "./workloads.ts";
+
+/** ALLOW_LIST: 99 blocks that do not match and, last, the loopback block, so every client walks the whole list. */
+const ALLOW_LIST = [...Array.from({ length: 99 }, (_, i) => `10.${i}.0.0/16`), "127.0.0.0/8"];
 
 const USAGE = `usage: bun scripts/bench/index.ts [options]
   --quick               1 round, 2 s runs, smaller counts: about a minute
@@ -27,7 +30,10 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --json PATH           where to write results (default bench-results/<timestamp>.json)
   --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare
   --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off
-  --access-log          run sluice with [log] access = true (one line per connection, to its stderr log file)`;
+  --access-log          run sluice with [log] access = true (one line per connection, to its stderr log file)
+  --allow-list          run sluice with an allow list of ${ALLOW_LIST.length} CIDRs, the one that admits 127.0.0.1 last
+  --send-proxy v1|v2    proxies write a PROXY header to the backend (sluice send_proxy, HAProxy send-proxy[-v2],
+                        NGINX proxy_protocol with v1 only); only the workloads on the http backend run`;
 
 const ROOT = resolve(import.meta.dir, "../..");
 const fail = (msg: string): never => {
@@ -50,6 +56,8 @@ const { values: flags } = parseArgs({
     sluice: { type: "string" },
     "buffer-size": { type: "string" },
     "access-log": { type: "boolean", default: false },
+    "allow-list": { type: "boolean", default: false },
+    "send-proxy": { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -72,6 +80,10 @@ function listFlag<T extends string>(name: string, value: string | undefined, all
   if (unknown.length > 0) fail(`--${name}: unknown ${unknown.join(", ")} (known: ${all.join(", ")})`);
   return all.filter((a) => picked.includes(a));
 }
+
+const sendProxyFlag = flags["send-proxy"];
+if (sendProxyFlag !== undefined && sendProxyFlag !== "v1" && sendProxyFlag !== "v2") fail(`--send-proxy must be v1 or v2, got "${sendProxyFlag}"`);
+const sendProxy = sendProxyFlag as "v1" | "v2" | undefined;
 
 const quick = flags.quick === true;
 const rounds = intFlag("rounds", flags.rounds, quick ? 1 : 3);
@@ -111,7 +123,8 @@ const workloads = listFlag("only", flags.only, WORKLOADS.map((w) => w.name)).map
   .filter((w) => {
     const missing = [...w.tools, ...(w.backend === "http" ? ["nginx"] : [])].filter((t) => !has(t));
     if (missing.length > 0) warn(`skipping workload ${w.name}: ${missing.map(missingHint).join("; ")}`);
-    return missing.length === 0;
+    if (sendProxy !== undefined && w.backend !== "http" && missing.length === 0) warn(`skipping workload ${w.name}: its backend cannot read a PROXY header (--send-proxy)`);
+    return missing.length === 0 && (sendProxy === undefined || w.backend === "http");
   });
 if (workloads.length === 0) fail("no workload can run");
 
@@ -119,7 +132,10 @@ const peerOptions: PeerOptions = {
   tmp: mkdtempSync(join(os.tmpdir(), "sluice-bench-")),
   sluiceBin,
   sluiceTop: flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : "",
+  sluiceApp:
+    (flags["allow-list"] ? `allow = ${JSON.stringify(ALLOW_LIST)}\n` : "") + (sendProxy !== undefined ? `send_proxy = "${sendProxy}"\n` : ""),
   sluiceTail: flags["access-log"] ? `\n[log]\naccess = true\n` : "",
+  sendProxy,
   haproxyThreads,
   nginxWorkers,
   nginxStreamModule: streamModule ?? "",
@@ -164,7 +180,7 @@ const fail1 = (tag: string, err: unknown): string => {
 async function runWorkload(w: Workload): Promise<void> {
   let backend;
   try {
-    backend = await startBackend(w.backend, peerOptions.tmp);
+    backend = await startBackend(w.backend, peerOptions.tmp, { proxyProtocol: sendProxy !== undefined });
   } catch (err) {
     fail1(`[${w.name}] backend ${w.backend}`, err);
     return;
@@ -175,7 +191,8 @@ async function runWorkload(w: Workload): Promise<void> {
         if (peer === "direct" && w.proxiedOnly) continue;
         const tag = `[${w.name} ${round}/${rounds}] ${peer}`;
         try {
-          const s = await measureOne(w, peer, backend.port, round);
+          const port = sendsProxy(peer, peerOptions) ? backend.proxyPort! : backend.port;
+          const s = await measureOne(w, peer, port, round);
           samples.push(s);
           console.error(`${tag}: ${Object.entries(s.values).map(([k, v]) => `${k}=${+v.toPrecision(4)}`).join(" ")}`);
         } catch (err) {
@@ -211,7 +228,9 @@ const header = [
     ` CPU = the proxy's process tree utime+stime over the measured run ÷ work; ${settings.seconds} s runs,` +
     ` ${settings.redisRequests.toLocaleString("en-US")} redis requests per test, ${settings.idleConnections.toLocaleString("en-US")} idle connections` +
     (settings.warmup ? ", 1 s warm-up before each measured run" : ", no warm-up") +
-    (flags["access-log"] ? "; sluice with the access log on ([log] access = true, text, to a file)" : ""),
+    (flags["access-log"] ? "; sluice with the access log on ([log] access = true, text, to a file)" : "") +
+    (flags["allow-list"] ? `; sluice with an allow list of ${ALLOW_LIST.length} CIDRs (the matching one last)` : "") +
+    (sendProxy !== undefined ? `; PROXY ${sendProxy} header to the backend (nginx listen … proxy_protocol)${sendProxy === "v2" ? ", not from NGINX stream (v1 only)" : ""}` : ""),
 ];
 console.log(markdown(header, rows, peers));
 
@@ -221,7 +240,18 @@ writeJson(jsonPath, {
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
   machine,
-  options: { quick, rounds, peers, workloads: workloads.map((w) => w.name), settings, haproxyThreads, nginxWorkers },
+  options: {
+    quick,
+    rounds,
+    peers,
+    workloads: workloads.map((w) => w.name),
+    settings,
+    haproxyThreads,
+    nginxWorkers,
+    accessLog: flags["access-log"],
+    allowList: flags["allow-list"],
+    sendProxy: sendProxy ?? "none",
+  },
   rows,
   samples,
 });

@@ -18,8 +18,17 @@ export interface PeerOptions {
   sluiceBin: string;
   /** top-level lines added to sluice's config (e.g. buffer_size). */
   sluiceTop?: string;
+  /** keys added to sluice's app table (e.g. allow, send_proxy). */
+  sluiceApp?: string;
   /** tables appended to sluice's config (e.g. [log] access = true). */
   sluiceTail?: string;
+  /**
+   * The PROXY header the proxies write to the backend, which must then expect
+   * one (the http backend's proxyPort): sluice's send_proxy, HAProxy's
+   * send-proxy / send-proxy-v2; NGINX stream writes v1 only, so with "v2" it
+   * sends none and is pointed at the plain port.
+   */
+  sendProxy?: "v1" | "v2";
   /** HAProxy `nbthread`. */
   haproxyThreads: number;
   /** nginx `worker_processes`: a number or "auto". */
@@ -41,6 +50,12 @@ export interface RunningPeer {
 }
 
 let instance = 0;
+
+/** sendsProxy: `name` writes a PROXY header to its backend under these options. */
+export function sendsProxy(name: PeerName, opts: PeerOptions): boolean {
+  if (opts.sendProxy === undefined || name === "direct") return false;
+  return name !== "nginx" || opts.sendProxy === "v1";
+}
 
 /** startPeer starts a fresh instance of `name` in front of `backendPort` and waits until it accepts. */
 export async function startPeer(name: PeerName, backendPort: number, opts: PeerOptions): Promise<RunningPeer> {
@@ -69,10 +84,14 @@ function command(name: Exclude<PeerName, "direct">, port: number, backend: numbe
   };
   switch (name) {
     case "sluice":
-      return [opts.sluiceBin, "-c", conf("sluice.toml", (opts.sluiceTop ?? "") + sluiceToml(port, backend) + (opts.sluiceTail ?? ""))];
+      return [
+        opts.sluiceBin,
+        "-c",
+        conf("sluice.toml", (opts.sluiceTop ?? "") + sluiceToml(port, backend) + (opts.sluiceApp ?? "") + (opts.sluiceTail ?? "")),
+      ];
     case "haproxy":
       // -db: stay in the foreground, so the PID we hold is HAProxy itself.
-      return ["haproxy", "-db", "-f", conf("haproxy.cfg", haproxyCfg(port, backend, opts.haproxyThreads))];
+      return ["haproxy", "-db", "-f", conf("haproxy.cfg", haproxyCfg(port, backend, opts.haproxyThreads, opts.sendProxy))];
     case "nginx":
       return ["nginx", "-p", dir, "-e", join(dir, "error.log"), "-c", conf("nginx.conf", nginxConf(port, backend, dir, opts))];
   }
@@ -98,7 +117,8 @@ targets = ["${HOST}:${backend}"]
  * lower, so maxconn 20000 cannot run under this machine's 20,000 fd limit:
  * 9,990 is the most that fits, and it covers the 9,800 idle connections.
  */
-export function haproxyCfg(port: number, backend: number, threads: number): string {
+export function haproxyCfg(port: number, backend: number, threads: number, sendProxy?: "v1" | "v2"): string {
+  const send = sendProxy === "v1" ? " send-proxy" : sendProxy === "v2" ? " send-proxy-v2" : "";
   return `global
   maxconn 9990
   ulimit-n 20000
@@ -115,7 +135,7 @@ frontend bench
   default_backend bench
 
 backend bench
-  server target ${HOST}:${backend}
+  server target ${HOST}:${backend}${send}
 `;
 }
 
@@ -132,7 +152,7 @@ events { worker_connections 20000; }
 stream {
   server {
     listen ${HOST}:${port};
-    proxy_pass ${HOST}:${backend};
+    proxy_pass ${HOST}:${backend};${opts.sendProxy === "v1" ? "\n    proxy_protocol on;" : ""}
   }
 }
 `;
