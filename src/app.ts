@@ -210,6 +210,8 @@ export class App implements SessionHost {
     if (added.length > 0 || removed.length > 0) {
       this.pool = new Pool(targets, this.pool.balancer, this.pool);
       this.log.info(`targets from DNS: ${[...added.map((a) => `+${a}`), ...removed.map((a) => `-${a}`)].join(" ")}`);
+      // New addresses have room: waiting clients get it before anyone who connects later.
+      this.#serveQueue();
     }
     this.#discoveryTimer = setTimeout(() => void this.#discover(), this.checker.config.intervalMs);
   }

@@ -572,6 +572,24 @@ describe("App: the queue", () => {
     expect([s.reason, s.firstClose, peer.log, w.app.queued, s.dialled]).toEqual(["limit", "client", ["terminate"], 0, 0]);
     w.finish();
   });
+
+  test("targets found by DNS serve the queue at once, not only when a session closes", async () => {
+    const { promise: answer, resolve: answered } = Promise.withResolvers<string[]>();
+    let asked = 0;
+    const w = new World(QUEUED, [ep("svc.test:9001", 1)], () => (asked++ === 0 ? answer : new Promise(() => {})));
+    const holder = w.accept().s;
+    open(holder);
+    const { s } = w.accept();
+    expect(w.app.queued).toBe(1);
+    w.app.start();
+    w.app.checker.stop();
+    answered(["127.0.0.1", "127.0.0.2"]);
+    for (let i = 0; i < 100 && w.app.pool.targets.length < 2; i++) await new Promise((r) => setImmediate(r));
+    expect(w.app.pool.targets.map((t) => t.address)).toEqual(["127.0.0.1:9001", "127.0.0.2:9001"]);
+    expect([w.app.queued, s.attempt !== null]).toEqual([0, true]);
+    holder.close("shutdown");
+    w.finish(s);
+  });
 });
 
 describe("App: the preface", () => {
