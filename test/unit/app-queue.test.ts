@@ -515,6 +515,27 @@ describe("App: the queue", () => {
     w.finish(second.s);
   });
 
+  test("a client that left the queue behind one still waiting is not dialled when a slot it could use frees", () => {
+    const w = new World(QUEUED);
+    w.fill();
+    const h1 = w.holders[0]!;
+    const t1 = h1.target!;
+    w.free();
+    // first fails on t1 and waits for the other target, still full.
+    const first = w.accept();
+    first.s.dialFailed(first.s.attempt!, "ECONNREFUSED");
+    const filler = w.accept().s;
+    expect(filler.target).toBe(t1);
+    open(filler);
+    const second = w.accept();
+    expect(w.app.queued).toBe(2);
+    second.s.downstreamClose(reset());
+    const dials = w.attempts.length;
+    filler.downstreamClose(reset());
+    expect([w.attempts.length, t1.active, w.app.queued, first.s.attempt]).toEqual([dials, 0, 1, null]);
+    w.finish(first.s);
+  });
+
   test("a dial that fails on one target while the other is full waits in the queue, then dials the other", () => {
     const w = new World(QUEUED);
     w.fill();
