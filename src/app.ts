@@ -96,6 +96,8 @@ export class App implements SessionHost {
   /** clients waiting for a target below its max_connections, oldest first. */
   readonly #queue: { s: Session; deadline: number }[] = [];
   #queueTimer: ReturnType<typeof setTimeout> | undefined;
+  /** when #queueTimer fires (performance.now() ms); Infinity when it is not armed. */
+  #queueTimerAt = Infinity;
   /** this app's lines, tagged `app/<name>`. */
   readonly log: Logger;
   readonly discovery: Discovery;
@@ -419,7 +421,8 @@ export class App implements SessionHost {
     const wait = this.config.queueTimeoutMs;
     if (wait <= 0) return false;
     this.#queue.push({ s, deadline: performance.now() + wait });
-    if (this.#queue.length === 1) this.#armQueue();
+    // An earlier deadline than the timer's (a lowered queue_timeout) needs the timer moved.
+    if (performance.now() + wait < this.#queueTimerAt) this.#armQueue();
     return true;
   }
 
@@ -442,22 +445,45 @@ export class App implements SessionHost {
     this.#armQueue();
   }
 
-  /** #armQueue sets one timer for the oldest waiting client: deadlines come in arrival order. */
+  /**
+   * #armQueue keeps one timer, for the earliest deadline among the waiting
+   * clients. Deadlines usually come in arrival order, but a reload that
+   * lowers queue_timeout breaks that, so expiry looks at every entry.
+   */
   #armQueue(): void {
     clearTimeout(this.#queueTimer);
     this.#queueTimer = undefined;
-    while (this.#queue.length > 0 && this.#queue[0]!.s.closed) this.#queue.shift();
-    const head = this.#queue[0];
-    if (head === undefined) return;
+    this.#queueTimerAt = Infinity;
+    let first = Infinity;
+    for (let i = 0; i < this.#queue.length; ) {
+      const e = this.#queue[i]!;
+      if (e.s.closed) {
+        this.#queue.splice(i, 1);
+        continue;
+      }
+      first = Math.min(first, e.deadline);
+      i++;
+    }
+    if (first === Infinity) return;
+    this.#queueTimerAt = first;
     this.#queueTimer = setTimeout(() => {
       const now = performance.now();
-      while (this.#queue.length > 0 && (this.#queue[0]!.s.closed || this.#queue[0]!.deadline <= now)) {
-        const { s } = this.#queue.shift()!;
-        if (!s.closed) s.close("limit");
-      }
+      const expired = this.#queue.filter((e) => e.deadline <= now);
+      this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((e) => e.deadline > now));
+      for (const { s } of expired) if (!s.closed) s.close("limit");
       this.#armQueue();
-    }, Math.max(0, head.deadline - performance.now()));
+    }, Math.max(0, first - performance.now()));
   }
+
+  /** dropQueue closes every waiting client (shutdown): none of them should be dialled on the way out. */
+  dropQueue(reason: CloseReason): number {
+    const waiting = this.#queue.splice(0).filter((e) => !e.s.closed);
+    clearTimeout(this.#queueTimer);
+    this.#queueTimerAt = Infinity;
+    for (const { s } of waiting) s.close(reason);
+    return waiting.length;
+  }
+
 
   dialFailed(target: TargetState, error: string): void {
     if (target.maxConnections > 0) this.#serveQueue();

@@ -115,25 +115,29 @@ export class Pool {
       const list = this.#ready.length > 0 ? this.#ready : this.targets;
       return list.length === 0 ? undefined : list[this.balancer.pick(list)];
     }
-    const open = (t: TargetState) => !t.full && (tried === null || !tried.includes(t));
-    let list = this.#ready.filter(open);
-    if (list.length === 0) list = this.targets.filter(open);
+    const tier = this.#tier(tried);
+    const list = this.#capped ? tier.filter((t) => !t.full) : tier;
     return list.length === 0 ? undefined : list[this.balancer.pick(list)];
   }
 
   /**
    * waiting says why pick found nothing for a session that has tried `tried`:
-   * true when an untried target exists but every one is at its
-   * max_connections, so the session should queue rather than give up.
+   * true when the targets it may use (the untried ready ones, or with none
+   * ready the untried rest) exist but are all at their max_connections, so
+   * the session should queue rather than give up. Full ready targets are
+   * waited for, not passed over for ones that are down: fail-open is for an
+   * app with nothing ready, not for one that is busy.
    */
   waiting(tried: readonly TargetState[] | null): boolean {
-    let any = false;
-    for (const t of this.targets) {
-      if (tried !== null && tried.includes(t)) continue;
-      if (!t.full) return false;
-      any = true;
-    }
-    return any;
+    if (!this.#capped) return false;
+    const tier = this.#tier(tried);
+    return tier.length > 0 && tier.every((t) => t.full);
   }
 
+  /** #tier is what a session may dial next: the untried ready targets, or with none, every untried one. */
+  #tier(tried: readonly TargetState[] | null): TargetState[] {
+    const untried = (t: TargetState) => tried === null || !tried.includes(t);
+    const ready = this.#ready.filter(untried);
+    return ready.length > 0 ? ready : this.targets.filter(untried);
+  }
 }

@@ -240,6 +240,8 @@ export class Runtime implements AdminHost {
       this.#idle = undefined;
     }
     let forced = 0;
+    // Waiting clients first, so that closing the others frees no slot for them to be dialled into.
+    for (const a of [...this.apps.values(), ...this.retired]) forced += a.dropQueue("shutdown");
     for (const a of [...this.apps.values(), ...this.retired]) {
       for (const s of [...a.sessions]) {
         forced++;

@@ -162,7 +162,37 @@ function check(doc: unknown, file: string | undefined): Config {
     if (!result.success) throw new ConfigError(result.issues.map(toIssue), file);
     tomlDoc = result.output;
   }
-  return resolve(tomlDoc as TomlDoc);
+  const config = resolve(tomlDoc as TomlDoc);
+  const conflicts = targetConflicts(config);
+  if (conflicts.length > 0) throw new ConfigError(conflicts, file);
+  return config;
+}
+
+/**
+ * targetConflicts: within one app an address is one target (one health
+ * state, one active count), however many routes list it, so every listing
+ * must give it the same weight and max_connections.
+ */
+function targetConflicts(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  config.apps.forEach((app, i) => {
+    const seen = new Map<string, { weight: number; cap: number; at: string }>();
+    const visit = (targets: readonly { address: string; weight?: number; maxConnections?: number }[], at: string) =>
+      targets.forEach((t, k) => {
+        const mine = { weight: t.weight ?? 1, cap: t.maxConnections ?? 0, at: `${at}[${k}]` };
+        const first = seen.get(t.address);
+        if (first === undefined) seen.set(t.address, mine);
+        else if (first.weight !== mine.weight || first.cap !== mine.cap) {
+          issues.push({
+            path: mine.at,
+            message: `${JSON.stringify(t.address)} is also listed at ${first.at} with another weight or max_connections (one address is one target: give both the same)`,
+          });
+        }
+      });
+    visit(app.targets, `apps[${i}].targets`);
+    app.routes.forEach((r, j) => visit(r.targets, `apps[${i}].routes[${j}].targets`));
+  });
+  return issues;
 }
 
 /** resolve applies `[defaults]` to each app and renames keys to the Config shape. */

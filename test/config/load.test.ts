@@ -283,6 +283,11 @@ describe("invalid configs report each problem at its key path", () => {
     ["route without sni", `${APP}[[apps.routes]]\ntargets = ["127.0.0.1:3"]\n`, [["apps[0].routes[0].sni", "required"]]],
     ["route with an empty sni list", `${APP}[[apps.routes]]\nsni = []\ntargets = ["127.0.0.1:3"]\n`, [["apps[0].routes[0].sni", "at least one"]]],
     ["route pattern with a bad wildcard", `${APP}[[apps.routes]]\nsni = ["a.*.com"]\ntargets = ["127.0.0.1:3"]\n`, [["apps[0].routes[0].sni[0]", "a.*.com"]]],
+    [
+      "one address with two caps in an app and its route",
+      `${APP}`.replace('targets = ["127.0.0.1:9001"]', 'targets = [{ address = "127.0.0.1:2", max_connections = 1 }]') + `[[apps.routes]]\nsni = ["a.test"]\ntargets = ["127.0.0.1:2"]\n`,
+      [["apps[0].routes[0].targets[0]", "apps[0].targets[0]"]],
+    ],
     ["buffer_size a bare number string", `buffer_size = "65536"\n${APP}`, [["buffer_size", "65536"]]],
     ["buffer_size a number", `buffer_size = 65536\n${APP}`, [["buffer_size", "65536"]]],
     ["buffer_size below 1KiB", `buffer_size = "512B"\n${APP}`, [["buffer_size", "512B"]]],

@@ -518,22 +518,30 @@ describe("App: the queue", () => {
   test("a client that left the queue behind one still waiting is not dialled when a slot it could use frees", () => {
     const w = new World(QUEUED);
     w.fill();
-    const h1 = w.holders[0]!;
-    const t1 = h1.target!;
-    w.free();
-    // first fails on t1 and waits for the other target, still full.
     const first = w.accept();
-    first.s.dialFailed(first.s.attempt!, "ECONNREFUSED");
-    const filler = w.accept().s;
-    expect(filler.target).toBe(t1);
-    open(filler);
     const second = w.accept();
     expect(w.app.queued).toBe(2);
-    second.s.downstreamClose(reset());
+    // The first in line leaves; the slot that frees goes to the second, and the first is never dialled.
+    first.s.downstreamClose(reset());
     const dials = w.attempts.length;
-    filler.downstreamClose(reset());
-    expect([w.attempts.length, t1.active, w.app.queued, first.s.attempt]).toEqual([dials, 0, 1, null]);
-    w.finish(first.s);
+    w.free();
+    expect([w.attempts.length, w.app.queued, first.s.attempt, second.s.attempt !== null]).toEqual([dials + 1, 0, null, true]);
+    w.finish(second.s);
+  });
+
+  test("a full ready target is waited for, not passed over for one that is down (fail-open is for nothing ready)", () => {
+    const w = new World(QUEUED);
+    w.fill();
+    w.free();
+    const { s } = w.accept();
+    const a = s.attempt!;
+    // The dial fails: a is marked down; the other target is ready but full.
+    s.dialFailed(a, "ECONNREFUSED");
+    expect(a.target.health.healthy).toBe(false);
+    // A new client queues for the ready target rather than dialling the one that is down.
+    const next = w.accept();
+    expect([next.s.attempt, w.app.queued]).toEqual([null, 2]);
+    w.finish(s, next.s);
   });
 
   test("a dial that fails on one target while the other is full waits in the queue, then dials the other", () => {
