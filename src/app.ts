@@ -368,6 +368,7 @@ export class App implements SessionHost {
     if (r.state === "wait") return;
     if (r.state === "reject") return this.#prefaceFailed(s, r.reason, r.why);
     s.preface = null;
+    s.connectFrom = performance.now();
     // p.acceptProxy, not the config's: accept() skipped the ACL for this client, and a reload since must not let it skip both.
     if (p.acceptProxy && r.source !== undefined) {
       // Before the ACL: a refused client is logged under the address it was refused for.

@@ -161,8 +161,10 @@ export class Session implements Sweepable {
   client: string | undefined;
   /** when the client was accepted (performance.now()). */
   readonly openedAt = performance.now();
-  /** ms from accept to the target's connect; undefined until a dial succeeds. */
+  /** ms from accept (or from the end of the preface) to the target's connect; undefined until a dial succeeds. */
   connectMs: number | undefined;
+  /** where connectMs counts from: accept, or the moment the preface was complete (a client's own slowness is not sluice's). */
+  connectFrom = this.openedAt;
   /** when bytes last moved; read fresh here because coarse.now is stale after a quiet spell. */
   lastActive = (coarse.now = performance.now());
   /** the pool this session dials from when not the app's own (an SNI route's). */
@@ -231,7 +233,7 @@ export class Session implements Sweepable {
     }
     this.host.dials.delete(attempt);
     attempt.target.total++;
-    this.connectMs = performance.now() - this.openedAt;
+    this.connectMs = performance.now() - this.connectFrom;
     this.host.connected(this);
     this.up = up;
     this.upPipe.dst = up;
