@@ -10,7 +10,7 @@
  * bounded time, so the last lines ("bye") still get out when someone reads.
  * docs/LOGGING.md has the experiments behind this (Bun 1.4.5).
  */
-import { dlopen, FFIType } from "bun:ffi";
+
 import { fstatSync, writeSync } from "node:fs";
 
 /** LOG_QUEUE_BYTES caps what waits in memory for a slow or stuck reader. */
@@ -200,6 +200,8 @@ const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
 
 function fcntl(): ((fd: number, cmd: number, arg: number) => number) | undefined {
+  // Loaded only when stderr is a pipe or socket: bun:ffi is not free at start-up.
+  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
   // glibc names it libc.so.6; musl's loader answers to libc.so.
   for (const name of ["libc.so.6", "libc.so"]) {
     try {
