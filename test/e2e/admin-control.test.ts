@@ -6,22 +6,14 @@
  * The 403 of a POST without a token on a listener that is not loopback is
  * covered in test/unit/admin.test.ts: tests here listen on loopback only.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { perTest } from "../helpers/cleanup.ts";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, deadPort, exchange, freePort, nameBackend, withTimeout, type Backend } from "../helpers/net.ts";
+import { connect, deadPort, exchange, freePort, withTimeout } from "../helpers/net.ts";
 import { appToml, poll, startSluice, tempDir, type Sluice } from "../helpers/sluice.ts";
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function backends(names: string[]): Backend[] {
-  const bs = names.map((n) => nameBackend(n));
-  cleanup.push(() => bs.forEach((b) => b.stop()));
-  return bs;
-}
+const { cleanup, backends } = perTest();
 
 /** header is the top of a config: loopback only, no file watch (the tests rewrite the file), hourly checks. */
 function header(admin: number, extra = ""): string {

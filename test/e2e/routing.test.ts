@@ -2,20 +2,12 @@
  * Routing and balancing through the compiled binary: several apps on several
  * ports, and one socket test per balancer.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { connect, exchange, freePort, nameBackend, withTimeout, type Backend, type Client } from "../helpers/net.ts";
+import { describe, expect, test } from "bun:test";
+import { perTest } from "../helpers/cleanup.ts";
+import { connect, exchange, freePort, withTimeout, type Client } from "../helpers/net.ts";
 import { appToml, startSluice } from "../helpers/sluice.ts";
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function backends(names: string[]): Backend[] {
-  const bs = names.map((n) => nameBackend(n));
-  cleanup.push(() => bs.forEach((b) => b.stop()));
-  return bs;
-}
+const { cleanup, backends } = perTest();
 
 const HEALTH = `[health]\ninterval = "1h"\n`;
 

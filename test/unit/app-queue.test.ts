@@ -7,6 +7,7 @@
  * a cut stream, bytes in order, exactly one close) and, once everything has
  * closed, every counter back to zero.
  */
+import { prng, sequences } from "../helpers/orders.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { App, type Shared } from "../../src/app.ts";
@@ -399,26 +400,6 @@ function run(o: Options, events: readonly Event[]): { w: World; s: Session; down
   }
 }
 
-/** every sequence of `n` events from EVENTS. */
-function* sequences(n: number): Generator<Event[]> {
-  const idx = new Array<number>(n).fill(0);
-  for (;;) {
-    yield idx.map((i) => EVENTS[i]!);
-    let k = n - 1;
-    while (k >= 0 && ++idx[k]! === EVENTS.length) idx[k--] = 0;
-    if (k < 0) return;
-  }
-}
-
-/** mulberry32, as in session.test.ts. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** WALK weighs the events of a random walk: failures and deadlines rarer, so walks also reach a finished stream. */
 const RARE = new Set<Event>(["D.closeErr", "D.closeBare", "U.closeErr", "U.closeBare", "D.rst", "U.rst", "fail", "deadline", "expire"]);
@@ -436,7 +417,7 @@ describe("App: a client waiting for a target (preface, queue), every event order
   for (const [name, o] of MODES) {
     test(`${name}: every order of 3 events, then the counters are back to zero`, () => {
       let n = 0;
-      for (const seq of sequences(3)) {
+      for (const seq of sequences(EVENTS, 3)) {
         run(o, seq);
         n++;
       }

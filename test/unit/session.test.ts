@@ -1,3 +1,4 @@
+import { prng, sequences } from "../helpers/orders.ts";
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import type { Limits } from "../../src/limits.ts";
@@ -256,31 +257,11 @@ function check(r: Rig, t: Truth, played: Event[]): void {
   }
 }
 
-/** every sequence of `n` events from EVENTS. */
-function* sequences(n: number): Generator<Event[]> {
-  const idx = new Array<number>(n).fill(0);
-  for (;;) {
-    yield idx.map((i) => EVENTS[i]!);
-    let k = n - 1;
-    while (k >= 0 && ++idx[k]! === EVENTS.length) idx[k--] = 0;
-    if (k < 0) return;
-  }
-}
-
-/** mulberry32: a small seeded PRNG so the random walks are the same every run. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("Session event orders (fake sockets)", () => {
   test("every order of 4 events keeps the invariant", () => {
     let n = 0;
-    for (const seq of sequences(4)) {
+    for (const seq of sequences(EVENTS, 4)) {
       run(["open", ...seq]);
       run(seq);
       n += 2;
