@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { startBackend } from "./backends.ts";
 import { has, machineInfo, missingHint, nginxStream } from "./machine.ts";
 import { PEERS, sendsProxy, startPeer, type PeerName, type PeerOptions } from "./peers.ts";
-import { cpuMs, installExitHandlers, memKB } from "./proc.ts";
+import { cpuMs, installExitHandlers, memKB, pinning } from "./proc.ts";
 import { markdown, summarize, writeJson, type Sample } from "./report.ts";
 import { WORKLOADS, type Context, type Settings, type Workload } from "./workloads.ts";
 
@@ -25,8 +25,10 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --peers a,b           peers (default all): ${PEERS.join(", ")}
   --seconds S           length of each iperf3/wrk run (default 10; --quick 2)
   --idle-connections N  connections held by "idle" (default 9800; --quick 2000)
-  --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default)
-  --nginx-workers N     NGINX worker_processes, a number or auto (default auto)
+  --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default; 1 with --pin)
+  --nginx-workers N     NGINX worker_processes, a number or auto (default auto; 1 with --pin)
+  --pin                 per-core mode: each proxy pinned to CPU 0 with one thread/worker, load tools,
+                        backends and the bench itself on the other CPUs (taskset); compares cost per core
   --json PATH           where to write results (default bench-results/<timestamp>.json)
   --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare
   --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off
@@ -58,6 +60,7 @@ const { values: flags } = parseArgs({
     "access-log": { type: "boolean", default: false },
     "allow-list": { type: "boolean", default: false },
     "send-proxy": { type: "string" },
+    pin: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -97,8 +100,19 @@ const settings: Settings = {
 };
 // Each peer runs with the setting that measured best for it on 2 shared cores:
 // HAProxy's default of one thread per core, NGINX one worker per core (auto).
-const haproxyThreads = intFlag("haproxy-threads", flags["haproxy-threads"], os.availableParallelism());
-const nginxWorkers = flags["nginx-workers"] ?? "auto";
+// --pin: one core each, the field's per-core comparison (HAProxy nbthread 1, NGINX one worker).
+const pin = flags.pin === true;
+if (pin) {
+  if (!has("taskset")) fail("--pin needs taskset (Debian package util-linux)");
+  if (os.availableParallelism() < 2) fail("--pin needs at least 2 CPUs: one for the proxy, the rest for the load");
+  pinning.proxy = "0";
+  const last = os.availableParallelism() - 1;
+  pinning.rest = last === 1 ? "1" : `1-${last}`;
+  // The bench's own threads (the idle workload's client runs in it too) stay off the proxy's core.
+  Bun.spawnSync(["taskset", "-a", "-cp", pinning.rest, String(process.pid)], { stdout: "ignore", stderr: "ignore" });
+}
+const haproxyThreads = intFlag("haproxy-threads", flags["haproxy-threads"], pin ? 1 : os.availableParallelism());
+const nginxWorkers = flags["nginx-workers"] ?? (pin ? "1" : "auto");
 if (!/^(\d+|auto)$/.test(nginxWorkers)) fail(`--nginx-workers must be a number or "auto"`);
 
 // Check every tool up front: skip what is missing with a reason, install nothing.
@@ -228,6 +242,7 @@ const header = [
     ` CPU = the proxy's process tree utime+stime over the measured run ÷ work; ${settings.seconds} s runs,` +
     ` ${settings.redisRequests.toLocaleString("en-US")} redis requests per test, ${settings.idleConnections.toLocaleString("en-US")} idle connections` +
     (settings.warmup ? ", 1 s warm-up before each measured run" : ", no warm-up") +
+    (pin ? `; pinned: each proxy on CPU ${pinning.proxy} (taskset), load tools and backends on CPU ${pinning.rest}` : "") +
     (flags["access-log"] ? "; sluice with the access log on ([log] access = true, text, to a file)" : "") +
     (flags["allow-list"] ? `; sluice with an allow list of ${ALLOW_LIST.length} CIDRs (the matching one last)` : "") +
     (sendProxy !== undefined ? `; PROXY ${sendProxy} header to the backend (nginx listen … proxy_protocol)${sendProxy === "v2" ? ", not from NGINX stream (v1 only)" : ""}` : ""),

@@ -65,7 +65,7 @@ export async function startPeer(name: PeerName, backendPort: number, opts: PeerO
   mkdirSync(dir, { recursive: true });
   const cmd = command(name, port, backendPort, dir, opts);
   const t0 = performance.now();
-  const proc = spawn(`${name}-${instance}`, cmd, { logDir: dir });
+  const proc = spawn(`${name}-${instance}`, cmd, { logDir: dir, role: "proxy" });
   try {
     await waitForPort(port, { proc, everyMs: 1 });
   } catch (err) {

@@ -28,7 +28,16 @@ export interface SpawnOptions {
   capture?: boolean;
   /** Expose stdout as lines and open stdin as a pipe (for the idle client). */
   lines?: boolean;
+  /** "proxy" for the proxy under test; anything else (load tools, backends) is "rest". See `pinning`. */
+  role?: "proxy" | "rest";
 }
+
+/**
+ * pinning: with --pin, the proxy under test runs on `proxy`'s CPUs and
+ * everything else the bench starts (load tools, backends) on `rest`'s, through
+ * taskset, so a proxy gets one whole core and competes with nothing.
+ */
+export const pinning: { proxy?: string; rest?: string } = {};
 
 const live = new Map<number, Proc>();
 const CLK_TCK = 100; // USER_HZ: fixed at 100 on every Linux architecture Bun supports.
@@ -38,7 +47,8 @@ const RAISE_FDS = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
 
 /** spawn starts `cmd` through `sh -c exec`, so the PID we track is the command's own. */
 export function spawn(name: string, cmd: string[], opts: SpawnOptions): Proc {
-  const argv = ["/bin/sh", "-c", RAISE_FDS, "sh", ...cmd];
+  const cpus = opts.role === "proxy" ? pinning.proxy : pinning.rest;
+  const argv = [...(cpus !== undefined ? ["taskset", "-c", cpus] : []), "/bin/sh", "-c", RAISE_FDS, "sh", ...cmd];
   const safe = name.replace(/[^\w.-]/g, "_");
   const toFile = (ext: string) => Bun.file(join(opts.logDir, `${safe}.${ext}`));
   const piped = opts.capture === true || opts.lines === true;
