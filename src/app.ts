@@ -14,7 +14,7 @@ import { HealthChecker } from "./health/checker.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "./histogram.ts";
 import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
 import { accessFields, clientOf, rejectedFields } from "./access-log.ts";
-import { accessLog, logger, logSettings, type Logger } from "./log.ts";
+import { accessLog, debugOn, logger, logSettings, type Logger } from "./log.ts";
 import { Pool, type TargetState } from "./pool.ts";
 import { RateLimitedLog } from "./rate-limit.ts";
 import { Session, type CloseReason, type SessionHost } from "./session.ts";
@@ -504,12 +504,12 @@ export class App implements SessionHost {
   }
 
   dialing(s: Session, target: TargetState): void {
-    this.log.debug(s.dialled === 1 ? `dialling ${target.address}` : `dialling ${target.address} (failover, attempt ${s.dialled})`);
+    if (debugOn()) this.log.debug(s.dialled === 1 ? `dialling ${target.address}` : `dialling ${target.address} (failover, attempt ${s.dialled})`);
   }
 
   connected(s: Session): void {
     this.connectDuration.observe(s.connectMs! / 1000);
-    this.log.debug(`connected to ${s.target?.address} in ${s.connectMs!.toFixed(2)} ms`);
+    if (debugOn()) this.log.debug(`connected to ${s.target?.address} in ${s.connectMs!.toFixed(2)} ms`);
   }
 
   internalError(error: unknown): void {

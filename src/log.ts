@@ -185,6 +185,11 @@ export function setLogLevel(level: LogLevelName): void {
   configureLog({ level });
 }
 
+/** debugOn: debug lines are written; per-connection debug lines check it before building their text. */
+export function debugOn(): boolean {
+  return LogLevels.debug <= threshold;
+}
+
 /** logSettings is the current format, level and access switch. */
 export function logSettings(): Readonly<LogSettings> {
   return settings;
