@@ -7,6 +7,7 @@
  * a cut stream, bytes in order, exactly one close) and, once everything has
  * closed, every counter back to zero.
  */
+import { FakePeer } from "../helpers/fake-peer.ts";
 import { prng, sequences } from "../helpers/orders.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
@@ -25,58 +26,10 @@ const level = logSettings().level;
 beforeAll(() => configureLog({ level: "silent" }));
 afterAll(() => configureLog({ level }));
 
-/**
- * Peer is one socket seen from sluice's side, as session.test.ts's FakePeer:
- * write() takes all, nothing, or fails (-1) as Bun's does for the peer's
- * state; it records what sluice did to it.
- */
-class Peer {
-  data: unknown;
-  mode: "all" | "none" | "fail" = "all";
-  shut = false;
-  gone: "close" | "terminate" | null = null;
-  written: number[] = [];
-  failedWrites = 0;
-  readonly log: string[] = [];
-  readonly remoteAddress = "127.0.0.1";
-  readonly localAddress = "127.0.0.1";
-  readonly localPort = 5001;
-
-  constructor(readonly remotePort = 40000) {}
-
-  write(d: Uint8Array): number {
-    if (this.shut || this.gone !== null) return -1;
-    if (this.mode === "fail") {
-      this.failedWrites++;
-      return -1;
-    }
-    const n = this.mode === "all" ? d.length : 0;
-    this.written.push(...d.subarray(0, n));
-    return n;
-  }
-  shutdown(): void {
-    this.log.push("shutdown");
-    this.shut = true;
-  }
-  pause(): void {
-    this.log.push("pause");
-  }
-  resume(): void {
-    this.log.push("resume");
-  }
-  close(): void {
-    this.log.push("close");
-    this.gone ??= "close";
-  }
-  end(): void {
-    this.close();
-  }
-  terminate(): void {
-    this.log.push("terminate");
-    this.gone ??= "terminate";
-  }
-  get finned(): boolean {
-    return this.shut || this.gone === "close";
+/** Peer: a FakePeer that also records pause() and resume(). */
+class Peer extends FakePeer {
+  constructor(remotePort = 40000) {
+    super("peer", remotePort, true);
   }
 }
 
