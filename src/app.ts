@@ -5,7 +5,7 @@
 import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
 import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
-import type { AppConfig, HealthConfig, RouteConfig } from "./config/types.ts";
+import type { AppConfig, RouteConfig } from "./config/types.ts";
 import { Acl, clientIp } from "./acl.ts";
 import { Preface } from "./preface.ts";
 import { proxyV1, proxyV2, type Address } from "./proxy-protocol.ts";
@@ -110,7 +110,6 @@ export class App implements SessionHost {
 
   constructor(
     config: AppConfig,
-    health: HealthConfig,
     private readonly shared: Shared,
   ) {
     this.config = config;
@@ -123,7 +122,7 @@ export class App implements SessionHost {
     this.acl = new Acl(config.allow, config.deny);
     this.checker = new HealthChecker(
       () => this.allTargets,
-      health,
+      config.health,
       (t, flipped, error) => this.#healthResult(t, flipped, error),
     );
   }
@@ -223,7 +222,8 @@ export class App implements SessionHost {
    * by address; open sessions keep the target they have. The balancer is kept
    * too unless its kind changed, so a rotation does not restart.
    */
-  update(config: AppConfig, health: HealthConfig): void {
+  update(config: AppConfig): void {
+    const health = config.health;
     const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer);
     // Names resolved before keep their addresses until the new resolution below answers.
     this.pool = new Pool(expand(config.targets, this.discovery.known), balancer, this.pool);
@@ -562,9 +562,8 @@ export class App implements SessionHost {
     if (t.health.healthy) {
       t.slowStart(this.config.slowStartMs);
       this.#serveQueue();
-    }
-    if (t.health.healthy) this.log.success(`target ${t.address} up${this.config.slowStartMs > 0 ? ` (slow start over ${this.config.slowStartMs} ms)` : ""}`);
-    else this.log.warn(`target ${t.address} down (${t.health.lastError ?? "check failed"})`);
+      this.log.success(`target ${t.address} up${this.config.slowStartMs > 0 ? ` (slow start over ${this.config.slowStartMs} ms)` : ""}`);
+    } else this.log.warn(`target ${t.address} down (${t.health.lastError ?? "check failed"})`);
   }
 
   /** #refreshPools rebuilds the ready lists of the app's pool and its routes' after a health or enabled change. */

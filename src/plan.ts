@@ -86,12 +86,11 @@ export function diff(current: Config | undefined, next: Config): Plan {
     else if (was !== app) plan.repoint.push({ port, app });
   }
   for (const port of ownerBefore.keys()) if (!ownerAfter.has(port)) plan.close.push(port);
-  // [health] is not part of an app's config but every app's checker runs on it.
-  const healthChanged = current !== undefined && JSON.stringify(current.health) !== JSON.stringify(next.health);
   for (const [name, app] of after) {
     const was = before.get(name);
     if (was === undefined) plan.create.push(app);
-    else if (!healthChanged && sameApp(was, app)) plan.unchanged.push(name);
+    // An app's config carries its resolved [health], so a changed [health] updates every app it reaches.
+    else if (sameApp(was, app)) plan.unchanged.push(name);
     else plan.update.push(app);
     if (was !== undefined) {
       const change = targetChange(name, was, app);

@@ -123,7 +123,7 @@ export class Runtime implements AdminHost {
   apply(plan: Plan, next: Config): void {
     if (this.draining) throw new SluiceError("USAGE", "reload ignored while shutting down");
     const created = new Map<string, App>();
-    for (const ac of plan.create) created.set(ac.name, new App(ac, ac.health, this.#shared));
+    for (const ac of plan.create) created.set(ac.name, new App(ac, this.#shared));
     const appNamed = (name: string) => created.get(name) ?? this.apps.get(name)!;
 
     const opened: Listener[] = [];
@@ -140,7 +140,7 @@ export class Runtime implements AdminHost {
     // Nothing can fail from here on.
     const before = this.config;
     const oldApp = new Map(before?.apps.map((a) => [a.name, a]));
-    for (const ac of plan.update) this.apps.get(ac.name)!.update(ac, ac.health);
+    for (const ac of plan.update) this.apps.get(ac.name)!.update(ac);
     for (const r of plan.repoint) this.listeners.get(r.port)!.app = appNamed(r.app);
     for (const port of plan.close) {
       this.listeners.get(port)?.stop();

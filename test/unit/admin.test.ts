@@ -104,7 +104,7 @@ function ep(text: string): Endpoint {
 function realApp(name: string, targets: string[]): App {
   const config: AppConfig = appConfig({ name, targets: targets.map(ep) });
   const limits = { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 };
-  return new App(config, { intervalMs: 3_600_000, timeoutMs: 1000, rise: 1, fall: 1 }, { limits, dials: new Sweeper(50), idle: new Sweeper(1000), log: quiet });
+  return new App(config, { limits, dials: new Sweeper(50), idle: new Sweeper(1000), log: quiet });
 }
 
 type FakeHost = AdminHost & { adminToken: string | undefined; adminLoopback: boolean; draining: boolean; reloadCalls: string[]; outcome: ReloadOutcome | Error };

@@ -76,7 +76,7 @@ class World {
       maxConnectionsPerClient: 4,
       idleTimeoutMs: 0,
     });
-    this.app = new App(config, { intervalMs: 3_600_000, timeoutMs: 1000, rise: 1, fall: 1 }, this.shared);
+    this.app = new App(config, this.shared);
     // SessionHost.connect is the test hook for Bun.connect: the test answers each attempt itself.
     (this.app as { connect?: (t: TargetState, a: Attempt) => void }).connect = (_t, a) => void this.attempts.push(a);
     const sessionClosed = this.app.sessionClosed.bind(this.app);

@@ -6,14 +6,13 @@
 import { appConfig } from "../helpers/config.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { App, type Shared } from "../../src/app.ts";
-import type { AppConfig, HealthConfig } from "../../src/config/types.ts";
+import type { AppConfig } from "../../src/config/types.ts";
 import type { Logger } from "../../src/log.ts";
 import { Sweeper } from "../../src/sweeper.ts";
 import { parseEndpoint, type Endpoint } from "../../src/target.ts";
 import { deadPort } from "../helpers/net.ts";
 
 const quiet: Logger = { info() {}, warn() {}, error() {}, success() {}, debug() {} } as unknown as Logger;
-const HEALTH: HealthConfig = { intervalMs: 3_600_000, timeoutMs: 1000, rise: 1, fall: 1 };
 
 function ep(text: string): Endpoint {
   const e = parseEndpoint(text);
@@ -34,7 +33,7 @@ function app(targets: string[], resolve?: Shared["resolve"]): App {
     log: quiet,
     resolve,
   };
-  const a = new App(config(targets), HEALTH, shared);
+  const a = new App(config(targets), shared);
   apps.push(a);
   return a;
 }
@@ -76,15 +75,15 @@ describe("App.setEnabled", () => {
   test("a reload that keeps the address keeps it drained; one that removes it forgets it", () => {
     const a = app(["127.0.0.1:9001", "127.0.0.1:9002"]);
     a.setEnabled("127.0.0.1:9002", false);
-    a.update(config(["127.0.0.1:9002", "127.0.0.1:9003", "127.0.0.1:9001"]), HEALTH);
+    a.update(config(["127.0.0.1:9002", "127.0.0.1:9003", "127.0.0.1:9001"]));
     expect(a.pool.targets.map((t) => [t.address, t.enabled])).toEqual([
       ["127.0.0.1:9002", false],
       ["127.0.0.1:9003", true],
       ["127.0.0.1:9001", true],
     ]);
     expect(picks(a, 4)).not.toContain("127.0.0.1:9002");
-    a.update(config(["127.0.0.1:9001"]), HEALTH);
-    a.update(config(["127.0.0.1:9001", "127.0.0.1:9002"]), HEALTH);
+    a.update(config(["127.0.0.1:9001"]));
+    a.update(config(["127.0.0.1:9001", "127.0.0.1:9002"]));
     expect(a.pool.targets[1]!.enabled).toBe(true);
   });
 
@@ -96,7 +95,7 @@ describe("App.setEnabled", () => {
     a.start();
     await until(() => a.pool.targets.some((t) => t.address === `127.0.0.1:${port}`), "the first resolution");
     expect(a.setEnabled(`127.0.0.2:${port}`, false)?.origin).toBe(`svc.test:${port}`);
-    a.update(config([`svc.test:${port}`]), HEALTH); // a reload re-resolves at once
+    a.update(config([`svc.test:${port}`])); // a reload re-resolves at once
     await until(() => a.pool.targets.some((t) => t.address === `127.0.0.3:${port}`), "the second resolution");
     expect(a.pool.targets.map((t) => [t.address, t.enabled])).toEqual([
       [`127.0.0.2:${port}`, false],
