@@ -38,9 +38,12 @@ export interface Plan {
   notes: string[];
 }
 
+/** asJson: JSON.stringify throws on bigints, which IPv6 CIDR blocks hold. */
+const asJson = (_: string, v: unknown) => (typeof v === "bigint" ? `${v}n` : v);
+
 /** sameApp compares two app configs by value; Endpoint order matters (it is the balancer's order). */
 function sameApp(a: AppConfig, b: AppConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(a, asJson) === JSON.stringify(b, asJson);
 }
 
 function targetChange(name: string, before: AppConfig | undefined, after: AppConfig | undefined): TargetChange | undefined {

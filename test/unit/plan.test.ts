@@ -66,6 +66,8 @@ describe("diff", () => {
     ["reordered targets update the app but add or remove none", config([a([1], ["127.0.0.1:1", "127.0.0.1:2"])]), config([a([1], ["127.0.0.1:2", "127.0.0.1:1"])]), { update: ["a"] }],
     ["a changed setting updates the app", config([a([1])]), config([a([1], undefined, { balancer: "p2c" })]), { update: ["a"] }],
     ["a changed [health] updates every kept app", config([a([1]), b([2])]), config([a([1]), b([2])], { health: { interval: "5s" } }), { update: ["a", "b"] }],
+    ["an IPv6 allow list compares by value (its blocks hold bigints)", config([a([1], undefined, { allow: ["::1", "2001:db8::/32"] })]), config([a([1], undefined, { allow: ["::1", "2001:db8::/32"] })]), { unchanged: ["a"] }],
+    ["a changed IPv6 allow list updates the app", config([a([1], undefined, { allow: ["::1"] })]), config([a([1], undefined, { allow: ["::2"] })]), { update: ["a"] }],
     ["[defaults] reach apps through their resolved config", config([a([1])]), config([a([1])], { defaults: { connect_timeout: "9s" } }), { update: ["a"] }],
   ];
   for (const [name, before, after, want] of rows) {
