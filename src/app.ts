@@ -19,6 +19,7 @@ import { Pool, type TargetState } from "./pool.ts";
 import { RateLimitedLog } from "./rate-limit.ts";
 import { Session, type CloseReason, type SessionHost } from "./session.ts";
 import type { Sweepable, Sweeper } from "./sweeper.ts";
+import { WaitQueue } from "./wait-queue.ts";
 
 /** Shared is what every app of one proxy shares. */
 export interface Shared {
@@ -93,11 +94,8 @@ export class App implements SessionHost {
   acl: Acl;
   /** open sessions per client IP, for max_connections_per_client. */
   readonly #perClient = new Map<string, number>();
-  /** clients waiting for a target below its max_connections, oldest first. */
-  readonly #queue: { s: Session; deadline: number }[] = [];
-  #queueTimer: ReturnType<typeof setTimeout> | undefined;
-  /** when #queueTimer fires (performance.now() ms); Infinity when it is not armed. */
-  #queueTimerAt = Infinity;
+  /** clients waiting for a target below its max_connections; one still waiting at queue_timeout is reset as `limit`. */
+  readonly #waiting = new WaitQueue<Session>((s) => s.close("limit"));
   /** this app's lines, tagged `app/<name>`. */
   readonly log: Logger;
   readonly discovery: Discovery;
@@ -155,9 +153,7 @@ export class App implements SessionHost {
 
   /** clients waiting in the queue now. */
   get queued(): number {
-    let n = 0;
-    for (const e of this.#queue) if (!e.s.closed) n++;
-    return n;
+    return this.#waiting.size;
   }
   get connectTimeoutMs(): number {
     return this.config.connectTimeoutMs;
@@ -184,7 +180,7 @@ export class App implements SessionHost {
   stop(final = false): void {
     if (final) {
       for (const t of this.#drains) clearTimeout(t);
-      clearTimeout(this.#queueTimer);
+      this.#waiting.cancel();
     }
     this.#running = false;
     this.#generation++;
@@ -421,70 +417,24 @@ export class App implements SessionHost {
   enqueue(s: Session): boolean {
     const wait = this.config.queueTimeoutMs;
     if (wait <= 0) return false;
-    this.#queue.push({ s, deadline: performance.now() + wait });
-    // An earlier deadline than the timer's (a lowered queue_timeout) needs the timer moved.
-    if (performance.now() + wait < this.#queueTimerAt) this.#armQueue();
+    this.#waiting.add(s, wait);
     return true;
   }
 
   /** #serveQueue dials, oldest first, every waiting client whose pool has a target with room now. */
   #serveQueue(): void {
-    if (this.#queue.length === 0) return;
-    for (let i = 0; i < this.#queue.length; ) {
-      const { s } = this.#queue[i]!;
-      if (s.closed) {
-        this.#queue.splice(i, 1);
-        continue;
-      }
-      if ((s.pool ?? this.pool).waiting(s.tried)) {
-        i++;
-        continue;
-      }
-      this.#queue.splice(i, 1);
-      s.dial();
-    }
-    this.#armQueue();
-  }
-
-  /**
-   * #armQueue keeps one timer, for the earliest deadline among the waiting
-   * clients. Deadlines usually come in arrival order, but a reload that
-   * lowers queue_timeout breaks that, so expiry looks at every entry.
-   */
-  #armQueue(): void {
-    clearTimeout(this.#queueTimer);
-    this.#queueTimer = undefined;
-    this.#queueTimerAt = Infinity;
-    let first = Infinity;
-    for (let i = 0; i < this.#queue.length; ) {
-      const e = this.#queue[i]!;
-      if (e.s.closed) {
-        this.#queue.splice(i, 1);
-        continue;
-      }
-      first = Math.min(first, e.deadline);
-      i++;
-    }
-    if (first === Infinity) return;
-    this.#queueTimerAt = first;
-    this.#queueTimer = setTimeout(() => {
-      const now = performance.now();
-      const expired = this.#queue.filter((e) => e.deadline <= now);
-      this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((e) => e.deadline > now));
-      for (const { s } of expired) if (!s.closed) s.close("limit");
-      this.#armQueue();
-    }, Math.max(0, first - performance.now()));
+    this.#waiting.serve(
+      (s) => !(s.pool ?? this.pool).waiting(s.tried),
+      (s) => s.dial(),
+    );
   }
 
   /** dropQueue closes every waiting client (shutdown): none of them should be dialled on the way out. */
   dropQueue(reason: CloseReason): number {
-    const waiting = this.#queue.splice(0).filter((e) => !e.s.closed);
-    clearTimeout(this.#queueTimer);
-    this.#queueTimerAt = Infinity;
-    for (const { s } of waiting) s.close(reason);
+    const waiting = this.#waiting.drain();
+    for (const s of waiting) s.close(reason);
     return waiting.length;
   }
-
 
   dialFailed(target: TargetState, error: string): void {
     if (target.maxConnections > 0) this.#serveQueue();
@@ -528,7 +478,7 @@ export class App implements SessionHost {
       if (n > 0) this.#perClient.set(s.clientKey, n);
       else this.#perClient.delete(s.clientKey);
     }
-    if (this.#queue.length > 0) this.#serveQueue();
+    this.#serveQueue();
     const reason = s.reason ?? "internal-error";
     this.#count(reason);
     if (reason === "connect-failed" || reason === "no-target") {
