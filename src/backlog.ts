@@ -7,7 +7,7 @@
  * burst of 1,000 clients takes seconds where it should take milliseconds
  * (docs/BUN-SOCKETS.md, "Listen backlog"). Calling listen(2) again on a
  * listening socket changes its backlog on Linux, so this calls libc's
- * `listen(fd, BACKLOG)` through bun:ffi on the listener's fd. The kernel caps
+ * `listen(fd, BACKLOG)` (src/libc.ts) on the listener's fd. The kernel caps
  * the value at net.core.somaxconn (4096 by default since Linux 5.4).
  *
  * Where FFI or libc cannot be loaded (another libc, a sandbox), nothing
@@ -15,36 +15,10 @@
  * with Bun's 512.
  */
 
+import { libc } from "./libc.ts";
+
 /** BACKLOG is what sluice asks for; the kernel lowers it to somaxconn. */
 export const BACKLOG = 4096;
-
-type ListenFn = (fd: number, backlog: number) => number;
-
-let listenFn: ListenFn | string | undefined;
-
-/** libcListen loads libc's listen(2) once; a string says why it could not. */
-function libcListen(): ListenFn | string {
-  if (listenFn !== undefined) return listenFn;
-  try {
-    // Loaded lazily: bun:ffi costs nothing until a port is opened.
-    const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-    const names = ["libc.so.6", `libc.musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`, "libc.so"];
-    let why = "no libc found";
-    for (const name of names) {
-      try {
-        const lib = dlopen(name, { listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-        listenFn = (fd, n) => lib.symbols.listen(fd, n);
-        return listenFn;
-      } catch (e) {
-        why = (e as Error).message;
-      }
-    }
-    listenFn = why;
-  } catch (e) {
-    listenFn = `bun:ffi unavailable: ${(e as Error).message}`;
-  }
-  return listenFn;
-}
 
 /**
  * raiseBacklog asks for a BACKLOG-long accept queue on a listener (anything
@@ -54,7 +28,7 @@ export function raiseBacklog(listener: object, backlog = BACKLOG): string | unde
   if (process.platform !== "linux") return "only on Linux";
   const fd = (listener as { fd?: unknown }).fd;
   if (typeof fd !== "number" || fd < 0) return "the listener has no fd";
-  const listen = libcListen();
-  if (typeof listen === "string") return listen;
-  return listen(fd, backlog) === 0 ? undefined : "listen(2) failed";
+  const c = libc();
+  if (typeof c === "string") return c;
+  return c.listen(fd, backlog) === 0 ? undefined : "listen(2) failed";
 }

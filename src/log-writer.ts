@@ -12,6 +12,7 @@
  */
 
 import { fstatSync, writeSync } from "node:fs";
+import { libc } from "./libc.ts";
 
 /** LOG_QUEUE_BYTES caps what waits in memory for a slow or stuck reader. */
 export const LOG_QUEUE_BYTES = 1 << 20;
@@ -170,11 +171,11 @@ export function stderrFd(): FdLike & { nonBlocking: boolean; restore(): void } {
   try {
     const st = fstatSync(fd);
     if (process.platform === "linux" && (st.isFIFO() || st.isSocket())) {
-      const f = fcntl();
-      const flags = f?.(fd, F_GETFL, 0) ?? -1;
-      if (f !== undefined && flags >= 0 && f(fd, F_SETFL, flags | O_NONBLOCK) === 0) {
+      const c = libc();
+      const flags = typeof c === "string" ? -1 : c.fcntl(fd, F_GETFL, 0);
+      if (typeof c !== "string" && flags >= 0 && c.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0) {
         nonBlocking = true;
-        restore = () => void f(fd, F_SETFL, flags);
+        restore = () => void c.fcntl(fd, F_SETFL, flags);
       }
     }
   } catch {
@@ -199,15 +200,3 @@ const F_SETFL = 4;
 /** O_NONBLOCK on Linux x64 and arm64 (the release targets). */
 const O_NONBLOCK = 0o4000;
 
-function fcntl(): ((fd: number, cmd: number, arg: number) => number) | undefined {
-  // Loaded only when stderr is a pipe or socket: bun:ffi is not free at start-up.
-  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
-  // glibc names it libc.so.6; musl's loader answers to libc.so.
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      const lib = dlopen(name, { fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-      return (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg);
-    } catch {}
-  }
-  return undefined;
-}

@@ -1,0 +1,43 @@
+/**
+ * @module libc: the two libc calls sluice makes through bun:ffi, for what
+ * Bun has no API for: listen(2) again on a listening socket (a longer
+ * backlog, src/backlog.ts) and fcntl(2) (a non-blocking stderr,
+ * src/log-writer.ts). Loaded once, on first use: bun:ffi is not free at
+ * start-up. Where FFI or libc cannot be loaded (another libc, a sandbox) the
+ * answer is the reason, and callers keep Bun's own behaviour.
+ */
+
+export interface Libc {
+  listen(fd: number, backlog: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+}
+
+let loaded: Libc | string | undefined;
+
+/** libc loads the calls once; a string says why it could not. */
+export function libc(): Libc | string {
+  if (loaded !== undefined) return loaded;
+  try {
+    const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+    const i32 = FFIType.i32;
+    // glibc names it libc.so.6; musl's loader by its full name or as libc.so.
+    const names = ["libc.so.6", `libc.musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`, "libc.so"];
+    let why = "no libc found";
+    for (const name of names) {
+      try {
+        const { symbols } = dlopen(name, {
+          listen: { args: [i32, i32], returns: i32 },
+          fcntl: { args: [i32, i32, i32], returns: i32 },
+        });
+        loaded = { listen: (fd, n) => symbols.listen(fd, n), fcntl: (fd, cmd, arg) => symbols.fcntl(fd, cmd, arg) };
+        return loaded;
+      } catch (e) {
+        why = (e as Error).message;
+      }
+    }
+    loaded = why;
+  } catch (e) {
+    loaded = `bun:ffi unavailable: ${(e as Error).message}`;
+  }
+  return loaded;
+}
