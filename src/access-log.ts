@@ -2,6 +2,7 @@
  * @module access-log: the fields of the access line written for each finished
  * client connection. Pure: a session's facts in, the line's fields out.
  */
+import { plainIp } from "./acl.ts";
 import type { CloseReason, CloseSide } from "./session.ts";
 
 /** SessionFacts is what an access line reads from a finished session (a Session satisfies it). */
@@ -79,8 +80,7 @@ export function rejectedFields(app: string, port: number, client: string, reason
  * so this is read at accept.
  */
 export function clientOf(peer: { readonly remoteAddress: string; readonly remotePort: number | undefined }): string {
-  let ip = peer.remoteAddress ?? "";
-  if (ip.startsWith("::ffff:") && ip.includes(".")) ip = ip.slice(7);
+  const ip = plainIp(peer.remoteAddress ?? "");
   const port = peer.remotePort ?? 0;
   return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

@@ -7,15 +7,14 @@
  * an IPv4-mapped IPv6 client (`::ffff:127.0.0.2`, what a dual-stack listener
  * reports) is matched as the IPv4 address it carries.
  */
-import { isIPv6 } from "./target.ts";
+import { isIPv4, isIPv6 } from "./target.ts";
 
-const DOTTED_QUAD = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 export type Cidr = { v: 4; net: number; mask: number; text: string } | { v: 6; net: bigint; mask: bigint; text: string };
 
 /** ipv4 reads a dotted quad into an unsigned 32-bit number, or undefined. */
 export function ipv4(text: string): number | undefined {
-  if (!DOTTED_QUAD.test(text)) return undefined;
+  if (!isIPv4(text)) return undefined;
   let n = 0;
   for (const part of text.split(".")) n = n * 256 + Number(part);
   return n;
@@ -57,7 +56,7 @@ export function parseCidr(text: string): Cidr | string {
   if (!(len >= 0 && len <= max)) return `${JSON.stringify(text)}: prefix length must be 0-${max}`;
   if (v4 !== undefined) {
     const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-    if (((v4 & ~mask) >>> 0) !== 0) return `${JSON.stringify(text)} has host bits set (did you mean ${formatV4((v4 & mask) >>> 0)}/${len}?)`;
+    if (((v4 & ~mask) >>> 0) !== 0) return `${JSON.stringify(text)} has host bits set (did you mean ${formatIPv4((v4 & mask) >>> 0)}/${len}?)`;
     return { v: 4, net: v4, mask, text };
   }
   const all = (1n << 128n) - 1n;
@@ -66,8 +65,18 @@ export function parseCidr(text: string): Cidr | string {
   return { v: 6, net: v6!, mask, text };
 }
 
-function formatV4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+/** formatIPv4 writes a 32-bit number as a dotted quad. */
+export function formatIPv4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/**
+ * plainIp writes a client address as the ACL, the per-client limit and the
+ * access log show it: an IPv4-mapped IPv6 address (what a dual-stack listener
+ * reports for an IPv4 client) as the IPv4 address it carries.
+ */
+export function plainIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
 }
 
 /** ClientIp is a parsed client address: the IPv4 number, or the IPv6 bigint. */

@@ -6,7 +6,7 @@ import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
 import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
 import type { AppConfig, RouteConfig } from "./config/types.ts";
-import { Acl, clientIp } from "./acl.ts";
+import { Acl, clientIp, plainIp } from "./acl.ts";
 import { Preface } from "./preface.ts";
 import { proxyV1, proxyV2, type Address } from "./proxy-protocol.ts";
 import { sniMatches } from "./sni.ts";
@@ -52,11 +52,6 @@ class PrefaceDeadline implements Sweepable {
     this.app.prefaceTimedOut(this.session);
     return true;
   }
-}
-
-/** plainIp is the client's IP as the ACL and the per-client limit key it: a mapped IPv4 written as IPv4. */
-function plainIp(ip: string): string {
-  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
 }
 
 /** LOG_EVERY_MS bounds how often one kind of repeated failure is logged per app. */

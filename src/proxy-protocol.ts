@@ -15,7 +15,8 @@
  *   command with an unspecified or UNIX family, carry no client address: the
  *   receiver uses the connection's own.
  */
-import { clientIp } from "./acl.ts";
+import { clientIp, formatIPv4 } from "./acl.ts";
+import { isIPv4 } from "./target.ts";
 
 /** SIGNATURE starts every v2 header. */
 export const V2_SIGNATURE = new Uint8Array([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -44,7 +45,6 @@ const INCOMPLETE = { kind: "incomplete" } as const;
 const invalid = (reason: string) => ({ kind: "invalid", reason }) as const;
 
 const V1_PREFIX = "PROXY ";
-const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const PORT = /^(0|[1-9]\d{0,4})$/;
 
 /**
@@ -83,7 +83,7 @@ function parseV1(buf: Uint8Array): ProxyHeader {
   if (parts[1] === "UNKNOWN") return { kind: "ok", version: 1, length };
   if (parts.length !== 6) return invalid(`malformed PROXY v1 line ${JSON.stringify(line)}`);
   const [, proto, src, dst, sport, dport] = parts as [string, string, string, string, string, string];
-  const familyOk = proto === "TCP4" ? V4.test(src) && V4.test(dst) : proto === "TCP6" ? isV6(src) && isV6(dst) : false;
+  const familyOk = proto === "TCP4" ? isIPv4(src) && isIPv4(dst) : proto === "TCP6" ? isV6(src) && isV6(dst) : false;
   if (!familyOk) return invalid(`malformed PROXY v1 line ${JSON.stringify(line)}`);
   if (!PORT.test(sport) || !PORT.test(dport) || Number(sport) > 65535 || Number(dport) > 65535) {
     return invalid(`malformed PROXY v1 ports in ${JSON.stringify(line)}`);
@@ -185,10 +185,6 @@ function families(ends: ConnectionEnds): { v: 4; src: number; dst: number } | { 
   return { v: 6, src: six(s), dst: six(d) };
 }
 
-function v4Text(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 function v6Text(n: bigint): string {
   const groups: string[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(16 * i)) & 0xffffn).toString(16));
@@ -202,7 +198,7 @@ export function proxyV1(ends: ConnectionEnds): Uint8Array {
     f === undefined
       ? "PROXY UNKNOWN\r\n"
       : f.v === 4
-        ? `PROXY TCP4 ${v4Text(f.src)} ${v4Text(f.dst)} ${ends.source.port} ${ends.destination.port}\r\n`
+        ? `PROXY TCP4 ${formatIPv4(f.src)} ${formatIPv4(f.dst)} ${ends.source.port} ${ends.destination.port}\r\n`
         : `PROXY TCP6 ${v6Text(f.src)} ${v6Text(f.dst)} ${ends.source.port} ${ends.destination.port}\r\n`;
   return new TextEncoder().encode(line);
 }

@@ -21,6 +21,11 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]
 const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 const DOTTED_QUAD = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/** isIPv4 checks a dotted quad: four decimal octets 0-255, no leading zeros. */
+export function isIPv4(text: string): boolean {
+  return DOTTED_QUAD.test(text);
+}
+
 /**
  * isIPv6 checks an IPv6 literal (RFC 4291 text forms, an embedded IPv4 tail
  * allowed). Written here rather than imported from node:net, which costs the
