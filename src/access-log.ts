@@ -56,21 +56,12 @@ export function accessFields(app: string, port: number, client: string, s: Sessi
   };
 }
 
-/** rejectedFields is the access line of a client closed at once (connection cap, ACL, per-client limit). */
+const NOTHING = { bytes: 0 } as const;
+
+/** rejectedFields is the access line of a client closed at once (connection cap, ACL, per-client limit): no session, no dial, no bytes. */
 export function rejectedFields(app: string, port: number, client: string, reason: CloseReason = "limit"): AccessFields {
-  return {
-    app,
-    port,
-    client,
-    target: null,
-    tried: 0,
-    connect_ms: null,
-    duration_ms: 0,
-    bytes_up: 0,
-    bytes_down: 0,
-    first_close: "sluice",
-    reason,
-  };
+  const facts: SessionFacts = { openedAt: 0, connectMs: undefined, dialled: 0, target: null, up: null, upPipe: NOTHING, downPipe: NOTHING, firstClose: "sluice", reason };
+  return accessFields(app, port, client, facts, 0);
 }
 
 /**
