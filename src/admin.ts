@@ -19,6 +19,7 @@
  * bearer token when one is set; with none they are taken only on a loopback
  * listener (see authorize). GETs stay open.
  */
+import { debugHooks } from "./debug.ts";
 import type { Server } from "bun";
 import { SluiceError } from "./errors.ts";
 import { logger } from "./log.ts";
@@ -39,6 +40,8 @@ export interface AdminHost extends ProxyView {
   readonly adminToken: string | undefined;
   /** the admin listener is on a loopback address. */
   readonly adminLoopback: boolean;
+  /** injects a fault into a worker thread (debug builds only). */
+  readonly crashWorker?: ((index: number) => boolean) | undefined;
 }
 
 /**
@@ -68,7 +71,13 @@ const ROUTES: Readonly<Record<string, Partial<Record<Method, Handler>>>> = {
   "/reload": { POST: reload },
   "/apps/:app/targets/:address/drain": { POST: (host, p) => setEnabled(host, p, false) },
   "/apps/:app/targets/:address/enable": { POST: (host, p) => setEnabled(host, p, true) },
+  ...(debugHooks ? { "/debug/workers/:n/crash": { POST: crashWorker } } : {}),
 };
+
+/** crashWorker is the debug hook of src/debug.ts: 202 once the fault is sent, 404 for no such worker. */
+function crashWorker(host: AdminHost, p: Readonly<Record<string, string>>): Response {
+  return host.crashWorker?.(Number(p.n)) ? text(202, `worker ${p.n} told to crash\n`) : text(404, `no worker ${p.n}\n`);
+}
 
 /** API_METHODS are the methods some path takes: another method is 405 on any path, a known one 404 on an unknown path. */
 const API_METHODS = "GET, HEAD, POST";

@@ -4,26 +4,42 @@
  */
 import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
+import { A, Board, cellStore, Directory, TURN, type Cell } from "./board.ts";
 import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
 import type { AppConfig, RouteConfig } from "./config/types.ts";
 import { Acl, clientIp, plainIp } from "./acl.ts";
+import { LocalClientCounts, type ClientCounts } from "./client-counts.ts";
 import { Preface } from "./preface.ts";
 import { proxyV1, proxyV2, type Address } from "./proxy-protocol.ts";
 import { sniMatches } from "./sni.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "./histogram.ts";
-import { appCap, atCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
+import { appCap, isLocalError, LOCAL_ERROR_TEXT, type Limits } from "./limits.ts";
 import { accessFields, clientOf, rejectedFields } from "./access-log.ts";
 import { accessLog, debugOn, logger, logSettings, type Logger } from "./log.ts";
-import { Pool, type TargetState } from "./pool.ts";
+import { Pool, TargetState } from "./pool.ts";
+import type { Endpoint } from "./target.ts";
 import { RateLimitedLog } from "./rate-limit.ts";
-import { Session, type CloseReason, type SessionHost } from "./session.ts";
+import { CLOSE_REASONS, Session, type CloseReason, type SessionHost } from "./session.ts";
 import type { Sweepable, Sweeper } from "./sweeper.ts";
 import { WaitQueue } from "./wait-queue.ts";
 
-/** Shared is what every app of one proxy shares. */
+/** Shared is what every app of one proxy (one worker thread) shares. */
 export interface Shared {
   readonly limits: Limits;
+  /** the numbers every worker thread shares (src/board.ts), and the slots on it; a board of the app's own when absent. */
+  readonly board?: Board;
+  readonly directory?: Directory;
+  /** open connections per client IP (shared by every worker thread); the app's own table when absent. */
+  readonly clients?: ClientCounts;
+  /**
+   * this thread runs the health checks and DNS refreshes (the main thread;
+   * true when absent). Other workers take target health, DNS answers and
+   * slow starts from it.
+   */
+  readonly owner?: boolean;
+  /** tells the other worker threads about an app (see Tidings); absent with one worker. */
+  readonly tell?: (news: Tidings) => void;
   readonly dials: Sweeper;
   readonly idle: Sweeper;
   readonly log: Logger;
@@ -54,6 +70,21 @@ class PrefaceDeadline implements Sweepable {
   }
 }
 
+/**
+ * Tidings are what one worker thread tells the others about an app, never
+ * per connection: a passive health mark to the owner, a refresh of target
+ * state from it, and a nudge to serve queued clients when a place freed up
+ * in another worker.
+ */
+export type Tidings =
+  | { kind: "dial-failed"; app: string; address: string; error: string }
+  | { kind: "refresh"; app: string; slowStart: string[] }
+  | { kind: "targets"; app: string; known: [string, string[]][] }
+  | { kind: "serve"; app: string };
+
+/** closedAt is the board field of a close reason's counter. */
+const closedAt = new Map(CLOSE_REASONS.map((r, i) => [r, A.CLOSED_BY + i]));
+
 /** LOG_EVERY_MS bounds how often one kind of repeated failure is logged per app. */
 const LOG_EVERY_MS = 1000;
 
@@ -61,20 +92,18 @@ export class App implements SessionHost {
   config: AppConfig;
   pool: Pool;
   readonly checker: HealthChecker;
+  /** this worker's open sessions. */
   readonly sessions = new Set<Session>();
-  /** bytes of sessions already closed; live sessions are added when read. */
-  #closedUp = 0;
-  #closedDown = 0;
-  accepted = 0;
-  rejected = 0;
-  /** clients closed because no target could be reached. */
-  failed = 0;
-  /** dials that failed for want of a local resource (EMFILE, …), not through the target's fault. */
-  localErrors = 0;
+  /** this app's numbers on the board: totals over every worker are read from it. */
+  readonly cell: Cell;
   /** seconds from accept to the target's connect, of every session that connected. */
-  readonly connectDuration = new Histogram(CONNECT_BUCKETS_S);
-  /** finished client connections by CloseReason, cap rejections (`limit`) included; a row appears with its first count. */
-  readonly closedBy = new Map<CloseReason, number>();
+  readonly connectDuration: Histogram;
+  readonly #bytesUp: { f64: Float64Array; at: number };
+  readonly #bytesDown: { f64: Float64Array; at: number };
+  readonly #slot: number;
+  readonly #owner: boolean;
+  readonly #directory: Directory;
+  readonly #board: Board;
   /** one limiter per kind of repeated line, so one flood never hides another. */
   readonly #warn = {
     resolve: this.#limiter(),
@@ -87,8 +116,8 @@ export class App implements SessionHost {
   /** SNI routes, in config order; empty: none. */
   routes: Route[] = [];
   acl: Acl;
-  /** open sessions per client IP, for max_connections_per_client. */
-  readonly #perClient = new Map<string, number>();
+  /** open sessions per client IP, for max_connections_per_client: one count for every worker thread. */
+  readonly #clients: ClientCounts;
   /** clients waiting for a target below its max_connections; one still waiting at queue_timeout is reset as `limit`. */
   readonly #waiting = new WaitQueue<Session>((s) => s.close("limit"));
   /** this app's lines, tagged `app/<name>`. */
@@ -107,10 +136,19 @@ export class App implements SessionHost {
   ) {
     this.config = config;
     this.log = logger(`app/${config.name}`);
+    this.#owner = shared.owner ?? true;
+    this.#directory = shared.directory ?? new Directory();
+    this.#board = shared.board ?? Board.create(1);
+    this.#clients = shared.clients ?? new LocalClientCounts();
+    this.#slot = this.#directory.app(config.name);
+    this.cell = this.#board.app(this.#slot);
+    this.connectDuration = new Histogram(CONNECT_BUCKETS_S, cellStore(this.cell, A.HISTOGRAM));
+    this.#bytesUp = this.cell.counter(A.BYTES_UP);
+    this.#bytesDown = this.cell.counter(A.BYTES_DOWN);
     this.discovery = new Discovery(shared.resolve ?? systemResolver, (host, error) =>
       this.#warn.resolve.log(`cannot resolve ${host} (${error}); keeping its last addresses`),
     );
-    this.pool = new Pool(config.targets, createBalancer(config.balancer));
+    this.pool = new Pool(config.targets, createBalancer(config.balancer, Math.random, this.#turn), undefined, this.#make);
     this.routes = this.#routesFor(config.routes, []);
     this.acl = new Acl(config.allow, config.deny);
     this.checker = new HealthChecker(
@@ -123,6 +161,41 @@ export class App implements SessionHost {
   get name(): string {
     return this.config.name;
   }
+
+  /** #make binds the state of a new target address to its slot on the board. */
+  #make = (e: Endpoint): TargetState => {
+    const slot = this.#directory.target(this.#slot, e.address);
+    if (slot < 0) this.#warn.internal.log(`no room left on the board for target ${e.address}: its counts are this worker's own`);
+    return new TargetState(e, this.#board.target(slot), this.#owner);
+  };
+
+  /** #turn is the app's round-robin position on the board, shared by every worker thread. */
+  #turn = (): number => this.cell.turn(TURN);
+
+  /** client connections accepted, by every worker. */
+  get accepted(): number {
+    return this.cell.get(A.ACCEPTED);
+  }
+  /** clients closed at once at a connection cap. */
+  get rejected(): number {
+    return this.cell.get(A.REJECTED);
+  }
+  /** clients closed because no target could be reached. */
+  get failed(): number {
+    return this.cell.get(A.FAILED);
+  }
+  /** dials that failed for want of a local resource (EMFILE, …), not through the target's fault. */
+  get localErrors(): number {
+    return this.cell.get(A.LOCAL_ERRORS);
+  }
+  /** open client connections, in every worker. */
+  get open(): number {
+    return this.cell.level(A.SESSIONS);
+  }
+  /** finished client connections with `reason`, cap rejections (`limit`) included. */
+  closed(reason: CloseReason): number {
+    return this.cell.get(closedAt.get(reason)!);
+  }
   /**
    * #routesFor builds the route pools. One address is one TargetState across
    * the app's pool and all its routes (same backend: same health, same active
@@ -134,7 +207,7 @@ export class App implements SessionHost {
     return configs.map((r, i) => {
       const was = old[i];
       const b = was !== undefined && was.config.balancer === r.balancer ? was.pool.balancer : createBalancer(r.balancer);
-      const pool = new Pool(r.targets, b, known);
+      const pool = new Pool(r.targets, b, known, this.#make);
       known.targets.unshift(...pool.targets);
       return { config: r, pool };
     });
@@ -146,9 +219,9 @@ export class App implements SessionHost {
     return [...new Set([...this.pool.targets, ...this.routes.flatMap((r) => r.pool.targets)])];
   }
 
-  /** clients waiting in the queue now. */
+  /** clients waiting in the queue now, in every worker. */
   get queued(): number {
-    return this.#waiting.size;
+    return this.cell.level(A.QUEUED);
   }
   get connectTimeoutMs(): number {
     return this.config.connectTimeoutMs;
@@ -167,6 +240,7 @@ export class App implements SessionHost {
 
   start(): void {
     this.#running = true;
+    if (!this.#owner) return;
     this.checker.start();
     void this.#discover();
   }
@@ -176,6 +250,7 @@ export class App implements SessionHost {
     if (final) {
       for (const t of this.#drains) clearTimeout(t);
       this.#waiting.cancel();
+      this.#syncQueued();
     }
     this.#running = false;
     this.#generation++;
@@ -200,10 +275,11 @@ export class App implements SessionHost {
     const added = [...after].filter((a) => !before.has(a));
     const removed = [...before].filter((a) => !after.has(a));
     if (added.length > 0 || removed.length > 0) {
-      this.pool = new Pool(targets, this.pool.balancer, this.pool);
+      this.pool = new Pool(targets, this.pool.balancer, this.pool, this.#make);
       this.log.info(`targets from DNS: ${[...added.map((a) => `+${a}`), ...removed.map((a) => `-${a}`)].join(" ")}`);
+      this.shared.tell?.({ kind: "targets", app: this.name, known: [...this.discovery.known] });
       // New addresses have room: waiting clients get it before anyone who connects later.
-      this.#serveQueue();
+      this.serveQueue();
     }
     this.#discoveryTimer = setTimeout(() => void this.#discover(), this.checker.config.intervalMs);
   }
@@ -215,22 +291,22 @@ export class App implements SessionHost {
    */
   update(config: AppConfig): void {
     const health = config.health;
-    const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer);
+    const balancer = config.balancer === this.config.balancer ? this.pool.balancer : createBalancer(config.balancer, Math.random, this.#turn);
     // Names resolved before keep their addresses until the new resolution below answers.
-    this.pool = new Pool(expand(config.targets, this.discovery.known), balancer, this.pool);
+    this.pool = new Pool(expand(config.targets, this.discovery.known), balancer, this.pool, this.#make);
     this.routes = this.#routesFor(config.routes, this.routes);
     this.acl = new Acl(config.allow, config.deny);
     this.config = config;
     const restart = health.intervalMs !== this.checker.config.intervalMs;
     this.checker.config = health;
     // A timer armed with the old interval (say 1h) would otherwise delay the new one.
-    if (restart) {
+    if (restart && this.#owner) {
       this.checker.stop();
       this.checker.start();
     }
-    void this.#discover();
+    if (this.#owner) void this.#discover();
     // Caps may have risen, or targets come: waiting clients may have a slot now.
-    this.#serveQueue();
+    this.serveQueue();
   }
 
   /**
@@ -268,12 +344,10 @@ export class App implements SessionHost {
     if (t === undefined) return undefined;
     if (t.enabled !== enabled) {
       t.enabled = enabled;
-      this.#refreshPools();
-      if (enabled) {
-        // Back in rotation after a drain: ramp up like a recovered target.
-        t.slowStart(this.config.slowStartMs);
-        this.#serveQueue();
-      }
+      // Back in rotation after a drain: ramp up like a recovered target.
+      if (enabled) t.slowStart(this.config.slowStartMs);
+      this.#refreshPools(enabled ? [address] : []);
+      if (enabled) this.serveQueue();
       this.log.info(`target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
     }
     return t;
@@ -290,8 +364,11 @@ export class App implements SessionHost {
    */
   accept(sock: Socket<Session>, port = 0): void {
     const limits = this.shared.limits;
-    if (atCap(limits) || this.sessions.size >= this.maxConnections) {
-      this.rejected++;
+    // Counted first and given back on refusal: two workers accepting at once cannot both take the last place.
+    const admitted = limits.admit();
+    if (!admitted || !this.cell.raiseBelow(A.SESSIONS, this.maxConnections)) {
+      if (admitted) limits.release();
+      this.cell.add(A.REJECTED);
       return this.#refuse(sock, port, "limit");
     }
     const c = this.config;
@@ -300,11 +377,18 @@ export class App implements SessionHost {
     if (!c.acceptProxy && (!this.acl.empty || c.maxConnectionsPerClient > 0)) {
       key = plainIp(sock.remoteAddress);
       const refusal = this.#admit(key);
-      if (refusal !== undefined) return this.#refuse(sock, port, refusal);
+      if (refusal !== undefined) {
+        limits.release();
+        this.cell.raise(A.SESSIONS, -1);
+        return this.#refuse(sock, port, refusal);
+      }
     }
-    limits.active++;
-    this.accepted++;
+    this.cell.add(A.ACCEPTED);
     const s = new Session(this, sock, c.idleTimeoutMs, c.bufferSize);
+    s.upPipe.tally = this.#bytesUp.f64;
+    s.upPipe.tallyAt = this.#bytesUp.at;
+    s.downPipe.tally = this.#bytesDown.f64;
+    s.downPipe.tallyAt = this.#bytesDown.at;
     s.port = port;
     // Read now: Bun forgets remotePort once the socket closes.
     if (this.accessLogged) s.client = clientOf(sock);
@@ -321,18 +405,21 @@ export class App implements SessionHost {
     s.dial();
   }
 
-  /** #admit applies the ACL and the per-client limit to a client IP: undefined when it may connect. */
+  /**
+   * #admit applies the ACL and the per-client limit to a client IP: undefined
+   * when it may connect, and then its connection is already counted against
+   * the limit (#countClient records it on the session).
+   */
   #admit(ip: string): CloseReason | undefined {
     if (!this.acl.permits(clientIp(ip))) return "denied";
     const max = this.config.maxConnectionsPerClient;
-    if (max > 0 && (this.#perClient.get(ip) ?? 0) >= max) return "limit";
+    if (max > 0 && !this.#clients.take(this.#slot, ip, max)) return "limit";
     return undefined;
   }
 
   #countClient(s: Session, key: string): void {
     if (this.config.maxConnectionsPerClient === 0) return;
     s.clientKey = key;
-    this.#perClient.set(key, (this.#perClient.get(key) ?? 0) + 1);
   }
 
   /** #refuse closes a client before any session exists: a reset, counted and logged with its reason. */
@@ -413,33 +500,59 @@ export class App implements SessionHost {
     const wait = this.config.queueTimeoutMs;
     if (wait <= 0) return false;
     this.#waiting.add(s, wait);
+    this.#syncQueued();
     return true;
   }
 
-  /** #serveQueue dials, oldest first, every waiting client whose pool has a target with room now. */
-  #serveQueue(): void {
+  /**
+   * serveQueue dials, oldest first, every waiting client whose pool has a
+   * target with room now. With `others`, a place freed here that clients
+   * queued in other workers may be waiting for is announced to them too.
+   */
+  serveQueue(others = false): void {
     this.#waiting.serve(
       (s) => !(s.pool ?? this.pool).waiting(s.tried),
       (s) => s.dial(),
     );
+    this.#syncQueued();
+    if (others && this.shared.tell !== undefined && this.cell.level(A.QUEUED) > this.cell.mine(A.QUEUED)) {
+      this.shared.tell({ kind: "serve", app: this.name });
+    }
+  }
+
+  /** #syncQueued puts this worker's queue length on the board. */
+  #syncQueued(): void {
+    const d = this.#waiting.size - this.cell.mine(A.QUEUED);
+    if (d !== 0) this.cell.raise(A.QUEUED, d);
   }
 
   /** dropQueue closes every waiting client (shutdown): none of them should be dialled on the way out. */
   dropQueue(reason: CloseReason): number {
     const waiting = this.#waiting.drain();
+    this.#syncQueued();
     for (const s of waiting) s.close(reason);
     return waiting.length;
   }
 
   dialFailed(target: TargetState, error: string): void {
-    if (target.maxConnections > 0) this.#serveQueue();
+    if (target.maxConnections > 0) this.serveQueue(true);
     if (isLocalError(error)) {
       // This host's shortage, not the target's fault: it stays in rotation.
-      this.localErrors++;
+      this.cell.add(A.LOCAL_ERRORS);
       this.#warn.local.log(`cannot dial ${target.address}: ${error}: ${LOCAL_ERROR_TEXT[error]}`);
       return;
     }
-    target.connectErrors++;
+    target.dialFailed();
+    if (!this.#owner) {
+      // The owner keeps the health state; it marks the target and tells every worker.
+      this.shared.tell?.({ kind: "dial-failed", app: this.name, address: target.address, error });
+      return;
+    }
+    this.markDown(target, error);
+  }
+
+  /** markDown is the owner's passive health mark of a target a dial to failed (here or in another worker). */
+  markDown(target: TargetState, error: string): void {
     if (target.health.markDown(performance.now(), error)) {
       this.#refreshPools();
       this.log.warn(`target ${target.address} down (dial failed: ${error})`);
@@ -463,21 +576,17 @@ export class App implements SessionHost {
 
   sessionClosed(s: Session): void {
     this.sessions.delete(s);
-    this.shared.limits.active--;
-    if (this.shared.limits.active === 0) this.shared.onIdle?.();
-    this.#closedUp += s.upPipe.bytes;
-    this.#closedDown += s.downPipe.bytes;
+    const limits = this.shared.limits;
+    limits.release();
+    this.cell.raise(A.SESSIONS, -1);
+    if (limits.own === 0) this.shared.onIdle?.();
     if (s.idleTimeoutMs > 0) this.shared.idle.delete(s);
-    if (s.clientKey !== undefined) {
-      const n = (this.#perClient.get(s.clientKey) ?? 1) - 1;
-      if (n > 0) this.#perClient.set(s.clientKey, n);
-      else this.#perClient.delete(s.clientKey);
-    }
-    this.#serveQueue();
+    if (s.clientKey !== undefined) this.#clients.release(this.#slot, s.clientKey);
+    this.serveQueue(true);
     const reason = s.reason ?? "internal-error";
     this.#count(reason);
     if (reason === "connect-failed" || reason === "no-target") {
-      this.failed++;
+      this.cell.add(A.FAILED);
       this.#warn.noTarget.log(
         reason === "no-target" ? "client closed: no target ready" : `client closed: no target reachable (${s.dialled} tried)`,
       );
@@ -486,35 +595,61 @@ export class App implements SessionHost {
   }
 
   #count(reason: CloseReason): void {
-    this.closedBy.set(reason, (this.closedBy.get(reason) ?? 0) + 1);
+    this.cell.add(closedAt.get(reason)!);
   }
 
-  /** bytes returns the total moved each way, open sessions included. */
+  /** bytes returns the total moved each way by every worker, open sessions included (pipes count as they write). */
   bytes(): { upstream: number; downstream: number } {
-    let upstream = this.#closedUp;
-    let downstream = this.#closedDown;
-    for (const s of this.sessions) {
-      upstream += s.upPipe.bytes;
-      downstream += s.downPipe.bytes;
-    }
-    return { upstream, downstream };
+    return { upstream: this.cell.get(A.BYTES_UP), downstream: this.cell.get(A.BYTES_DOWN) };
   }
 
   #healthResult(t: TargetState, flipped: boolean, error: string | null): void {
     this.log.debug(`health check ${t.address}: ${error === null ? "pass" : `fail (${error})`}`);
     if (!flipped) return;
-    this.#refreshPools();
+    if (t.health.healthy) t.slowStart(this.config.slowStartMs);
+    this.#refreshPools(t.health.healthy ? [t.address] : []);
     if (t.health.healthy) {
-      t.slowStart(this.config.slowStartMs);
-      this.#serveQueue();
+      this.serveQueue();
       this.log.success(`target ${t.address} up${this.config.slowStartMs > 0 ? ` (slow start over ${this.config.slowStartMs} ms)` : ""}`);
     } else this.log.warn(`target ${t.address} down (${t.health.lastError ?? "check failed"})`);
   }
 
-  /** #refreshPools rebuilds the ready lists of the app's pool and its routes' after a health or enabled change. */
-  #refreshPools(): void {
+  /**
+   * #refreshPools rebuilds the ready lists of the app's pool and its routes'
+   * after a health or enabled change, and has the other workers do the same
+   * (starting the slow start of the targets in `slowStart` on their side).
+   */
+  #refreshPools(slowStart: string[] = []): void {
     this.pool.refresh();
     for (const r of this.routes) r.pool.refresh();
+    this.shared.tell?.({ kind: "refresh", app: this.name, slowStart });
+  }
+
+  /**
+   * hear takes what the owner thread told this worker (see Tidings): new
+   * target state to rebuild the ready lists from, DNS answers, or a place
+   * freed in another worker that queued clients here may take.
+   */
+  hear(news: Tidings): void {
+    switch (news.kind) {
+      case "refresh":
+        this.pool.refresh();
+        for (const r of this.routes) r.pool.refresh();
+        for (const a of news.slowStart) this.allTargets.find((t) => t.address === a)?.slowStart(this.config.slowStartMs);
+        return this.serveQueue();
+      case "targets":
+        this.discovery.known.clear();
+        for (const [k, v] of news.known) this.discovery.known.set(k, v);
+        this.pool = new Pool(expand(this.config.targets, this.discovery.known), this.pool.balancer, this.pool, this.#make);
+        return this.serveQueue();
+      case "serve":
+        return this.serveQueue();
+      case "dial-failed": {
+        const t = this.allTargets.find((x) => x.address === news.address);
+        if (t !== undefined && this.#owner) this.markDown(t, news.error);
+        return;
+      }
+    }
   }
 
   #limiter(): RateLimitedLog {

@@ -13,6 +13,8 @@ export interface CliOptions {
   logLevel: LogLevelName | undefined;
   /** undefined: the config's [log] format. */
   logFormat: LogFormat | undefined;
+  /** undefined: the config's `workers`. */
+  workers: number | "auto" | undefined;
 }
 
 export const USAGE = `Usage: sluice [options]
@@ -24,6 +26,7 @@ Options:
       --check           validate the config, print a summary or every problem, and exit
       --log-level LEVEL debug | info | warn | error | silent (overrides [log] level; default info)
       --log-format FMT  text | json: one line per event, JSON one object per line (overrides [log] format)
+      --workers N       event loops sharing every port: 1-64, or auto = one per usable CPU (overrides workers)
   -v, --version         print the version and exit
   -h, --help            print this help and exit
 
@@ -39,7 +42,7 @@ Admin API (when the config has an [admin] table; default http://127.0.0.1:9900):
 
 /** parseArgs reads user arguments (argv without the runtime and script); it throws SluiceError USAGE. */
 export function parseArgs(args: readonly string[]): CliOptions {
-  const o: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined };
+  const o: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined, workers: undefined };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -62,6 +65,13 @@ export function parseArgs(args: readonly string[]): CliOptions {
       case "--log-format":
         o.logFormat = oneOf(flag, value(), LOG_FORMATS);
         break;
+      case "--workers": {
+        const w = value();
+        if (w === "auto") o.workers = w;
+        else if (/^\d+$/.test(w) && Number(w) >= 1 && Number(w) <= 64) o.workers = Number(w);
+        else throw new SluiceError("USAGE", `--workers must be auto or 1-64`);
+        break;
+      }
       case "-v":
       case "--version":
         o.version = flagOnly(flag, inline);

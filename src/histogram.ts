@@ -4,6 +4,7 @@
  * connected session), so it allocates nothing and scans at most a few
  * bounds; buckets are made cumulative only when scraped.
  */
+import { localStore, type Store } from "./board.ts";
 
 /**
  * CONNECT_BUCKETS_S are the upper bounds, in seconds, of
@@ -23,19 +24,29 @@ export const CONNECT_BUCKETS_S: readonly number[] = [0.0005, 0.001, 0.0025, 0.00
  */
 export class Histogram {
   readonly bounds: readonly number[];
-  /** per-bucket (not cumulative) counts; the last slot is `+Inf`. */
-  readonly #counts: Float64Array;
-  sum = 0;
-  count = 0;
+  /** per-bucket (not cumulative) counts at 0…bounds.length (the last is `+Inf`), then the sum, then the count. */
+  readonly #store: Store;
 
-  constructor(bounds: readonly number[]) {
+  constructor(bounds: readonly number[], store?: Store) {
     for (let i = 0; i < bounds.length; i++) {
       if (!Number.isFinite(bounds[i]) || (i > 0 && bounds[i]! <= bounds[i - 1]!)) {
         throw new RangeError(`histogram bounds must be finite and increasing: ${bounds.join(", ")}`);
       }
     }
     this.bounds = [...bounds];
-    this.#counts = new Float64Array(bounds.length + 1);
+    this.#store = store ?? localStore(Histogram.size(bounds));
+  }
+
+  /** size is how many numbers a Store must hold for a histogram with `bounds`. */
+  static size(bounds: readonly number[]): number {
+    return bounds.length + 3;
+  }
+
+  get sum(): number {
+    return this.#store.get(this.bounds.length + 1);
+  }
+  get count(): number {
+    return this.#store.get(this.bounds.length + 2);
   }
 
   /** observe adds one value; NaN is ignored so one bad clock read cannot poison the sum. */
@@ -44,16 +55,17 @@ export class Histogram {
     const b = this.bounds;
     let i = 0;
     while (i < b.length && value > b[i]!) i++;
-    this.#counts[i]!++;
-    this.sum += value;
-    this.count++;
+    const st = this.#store;
+    st.add(i, 1);
+    st.add(b.length + 1, value);
+    st.add(b.length + 2, 1);
   }
 
   /** cumulative returns the count at or under each bound, then the `+Inf` count (= count). */
   cumulative(): number[] {
     const out: number[] = [];
     let n = 0;
-    for (const c of this.#counts) out.push((n += c));
+    for (let i = 0; i <= this.bounds.length; i++) out.push((n += this.#store.get(i)));
     return out;
   }
 }

@@ -4,20 +4,62 @@
  * without a word once the fd table is full (docs/BUN-SOCKETS.md), so the cap keeps
  * the table from ever filling: clients past it are closed at once.
  */
+import { Cell, G } from "./board.ts";
 
-/** Limits is shared by every app: one connection cap for the whole process. */
-export interface Limits {
-  maxConnections: number;
-  /** open sessions (each two fds, or one while dialling). */
-  active: number;
+/** LimitsView is what /status and /metrics read of the cap. */
+export interface LimitsView {
+  readonly maxConnections: number;
+  /** open sessions of the whole process (each two fds, or one while dialling). */
+  readonly active: number;
   /**
    * dials given up on (timed out, or the client left) whose socket the kernel
    * is still trying to connect: each holds an fd until it settles, which for
    * a target that drops SYNs takes about two minutes.
    */
-  abandonedDials: number;
-  /** live apps, for each app's default share of the cap (appCap). */
-  apps: number;
+  readonly abandonedDials: number;
+}
+
+/**
+ * Limits is shared by every app and every worker thread: one connection cap
+ * for the whole process. The counts live on the board (src/board.ts), so a
+ * session admitted by any worker counts against every other's.
+ */
+export class Limits implements LimitsView {
+  constructor(
+    public maxConnections = 0,
+    /** live apps, for each app's default share of the cap (appCap). */
+    public apps = 1,
+    readonly cell: Cell = Cell.local(2, 4),
+  ) {}
+
+  get active(): number {
+    return this.cell.level(G.ACTIVE);
+  }
+  get abandonedDials(): number {
+    return this.cell.level(G.ABANDONED);
+  }
+  /** this worker's own open sessions. */
+  get own(): number {
+    return this.cell.mine(G.ACTIVE);
+  }
+
+  /**
+   * admit counts one more session unless that would push the fds in use past
+   * the cap (see atCap); two workers admitting at once cannot both take the
+   * last place.
+   */
+  admit(): boolean {
+    return this.cell.raiseBelow(G.ACTIVE, this.maxConnections - (this.abandonedDials >> 1));
+  }
+  release(): void {
+    this.cell.raise(G.ACTIVE, -1);
+  }
+  abandon(): void {
+    this.cell.raise(G.ABANDONED, 1);
+  }
+  settle(): void {
+    this.cell.raise(G.ABANDONED, -1);
+  }
 }
 
 /**
@@ -35,7 +77,7 @@ export function appCap(global: number, apps: number, configured: number | undefi
 }
 
 /** atCap says whether a new session would push the fds in use past the cap. */
-export function atCap(l: Limits): boolean {
+export function atCap(l: LimitsView): boolean {
   return l.active + (l.abandonedDials >> 1) >= l.maxConnections;
 }
 

@@ -2,7 +2,7 @@
  * @module listener: one listening port. It belongs to an app, which a reload
  * may swap without closing the port.
  */
-import type { TCPSocketListener } from "bun";
+import type { Socket, TCPSocketListener } from "bun";
 import type { App } from "./app.ts";
 import { raiseBacklog } from "./backlog.ts";
 import { SluiceError } from "./errors.ts";
@@ -49,6 +49,9 @@ export function bindProblem(host: string): string | undefined {
   }
 }
 
+/** Sharing: how a port is shared with other worker threads (see Listener). */
+export type Sharing = false | "first" | "join";
+
 /** the backlog warning is given once per process, not once per port. */
 let backlogWarned = false;
 
@@ -56,18 +59,29 @@ export class Listener {
   readonly server: TCPSocketListener<Session>;
 
   /** The constructor binds at once and throws SluiceError LISTEN_FAILED naming the address. */
+  /**
+   * `shared`: other worker threads listen on the same port (SO_REUSEPORT) and
+   * the kernel spreads connections over them. The "first" bind of a port (the
+   * main thread's) checks with a plain bind that no other process holds it,
+   * since a port shared with SO_REUSEPORT would otherwise be split silently
+   * with another sluice; the other workers "join" it.
+   */
   constructor(
     readonly bind: string,
     readonly port: number,
     public app: App,
+    shared: Sharing = false,
   ) {
     try {
+      if (shared === "first") Bun.listen({ hostname: bind, port, socket: { data() {} } }).stop(true);
       this.server = Bun.listen<Session>({
         hostname: bind,
         port,
         allowHalfOpen: true,
-        socket: { ...downstreamHandlers, open: (s) => this.app.accept(s, this.port) },
-      });
+        // reusePort is in Bun's listen options at run time; bun-types 1.4.4 lacks it.
+        ...(shared === false ? {} : { reusePort: true }),
+        socket: { ...downstreamHandlers, open: (s: Socket<Session>) => this.app.accept(s, this.port) },
+      } as unknown as Bun.TCPSocketListenOptions<Session>);
     } catch (e) {
       throw new SluiceError("LISTEN_FAILED", `cannot listen on ${formatEndpoint(bind, port)} for app "${app.name}": ${listenError(e, bind)}`);
     }

@@ -32,6 +32,8 @@ export interface LineQueueOptions {
   schedule?: (fn: () => void, ms: number) => void;
   /** the line reporting `n` dropped lines, in the current format. */
   notice?: (n: number) => string;
+  /** told of every `n` lines dropped, as they are (a worker thread counts them on the board). */
+  onDrop?: (n: number) => void;
 }
 
 const encoder = new TextEncoder();
@@ -54,6 +56,7 @@ export class LineQueue {
   readonly #cap: number;
   readonly #schedule: (fn: () => void, ms: number) => void;
   readonly #notice: (n: number) => string;
+  readonly #onDrop: ((n: number) => void) | undefined;
 
   constructor(
     readonly fd: FdLike,
@@ -61,6 +64,7 @@ export class LineQueue {
   ) {
     this.#cap = opts.capBytes ?? LOG_QUEUE_BYTES;
     this.#schedule = opts.schedule ?? ((fn, ms) => setTimeout(fn, ms).unref());
+    this.#onDrop = opts.onDrop;
     this.#notice = opts.notice ?? ((n) => `${n} log line${n === 1 ? "" : "s"} dropped: stderr was not read fast enough\n`);
   }
 
@@ -104,6 +108,7 @@ export class LineQueue {
       if (n < 0) {
         // The fd is gone (EPIPE, EBADF): nothing queued will ever get out.
         this.dropped += this.#queue.length;
+        this.#onDrop?.(this.#queue.length);
         this.#queue = [];
         this.#bytes = this.#offset = 0;
         return true;
@@ -142,6 +147,7 @@ export class LineQueue {
 
   #drop(): void {
     this.dropped++;
+    this.#onDrop?.(1);
     this.#unreported++;
     this.#arm();
   }
@@ -175,7 +181,8 @@ export function stderrFd(): FdLike & { nonBlocking: boolean; restore(): void } {
       const flags = typeof c === "string" ? -1 : c.fcntl(fd, F_GETFL, 0);
       if (typeof c !== "string" && flags >= 0 && c.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0) {
         nonBlocking = true;
-        restore = () => void c.fcntl(fd, F_SETFL, flags);
+        // The flags belong to the file, which every worker thread shares: only the main thread (which set them first) puts them back.
+        if (Bun.isMainThread) restore = () => void c.fcntl(fd, F_SETFL, flags);
       }
     }
   } catch {

@@ -106,6 +106,7 @@ function out(): LineQueue {
   if (queue !== undefined) return queue;
   const f = stderrFd();
   const q = (queue = new LineQueue(f, {
+    onDrop: (n) => dropTally?.(n),
     notice: (n) => formatLine(settings.format, { time: new Date(), level: "warn", tag: "log", msg: `${n} log line${n === 1 ? "" : "s"} dropped: stderr was not read fast enough`, fields: { dropped: n } }),
   }));
   process.on("exit", () => {
@@ -202,6 +203,18 @@ export function logSettings(): Readonly<LogSettings> {
  */
 export function accessLog(fields: Fields): void {
   out().write(formatLine(settings.format, { time: new Date(), level: "info", tag: "access", msg: "connection", fields }));
+}
+
+let dropTally: ((n: number) => void) | undefined;
+
+/** tallyDrops has every dropped line counted by `f` too (a worker thread's go on the board for the main thread's /metrics). */
+export function tallyDrops(f: (n: number) => void): void {
+  dropTally = f;
+}
+
+/** openLog sets stderr up now (non-blocking when it is a pipe), before worker threads that share it start writing. */
+export function openLog(): void {
+  out();
 }
 
 /** droppedLines counts log lines dropped since start because stderr was not read. */

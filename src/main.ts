@@ -8,10 +8,14 @@ import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
 import { ConfigError, describeError as describe } from "./errors.ts";
 import { bindProblem } from "./listener.ts";
-import { configureLog, logger, logSettingsOf } from "./log.ts";
+import { Board, Directory, MAX_WORKERS } from "./board.ts";
+import { LocalClientCounts, SharedClientCounts } from "./client-counts.ts";
+import { usableCpus } from "./cpus.ts";
+import { configureLog, logger, logSettingsOf, openLog } from "./log.ts";
 import { readFdLimit } from "./limits.ts";
 import { fdPlan, Runtime } from "./runtime.ts";
 import { ConfigWatch } from "./watch.ts";
+import { Workers } from "./workers.ts";
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -20,6 +24,11 @@ function plural(n: number, word: string): string {
 function fail(message: string): never {
   process.stderr.write(`sluice: ${message}\n`);
   process.exit(1);
+}
+
+/** workerCount resolves `workers`: "auto" is one per CPU this process may use (see cpus.ts), at most MAX_WORKERS. */
+function workerCount(setting: number | "auto"): number {
+  return setting === "auto" ? Math.min(MAX_WORKERS, usableCpus()) : setting;
 }
 
 async function main(): Promise<void> {
@@ -49,7 +58,7 @@ async function main(): Promise<void> {
     // What only this machine can tell: whether `bind` is one of its addresses.
     const bindWhy = bindProblem(config.bind);
     if (bindWhy !== undefined) fail(describe(new ConfigError([{ path: "bind", message: bindWhy }], opts.config)));
-    const plan = fdPlan(config, await readFdLimit());
+    const plan = fdPlan(config, await readFdLimit(), workerCount(opts.workers ?? config.workers));
     if (plan.warning !== undefined) process.stderr.write(`sluice: ${plan.overCommitted ? "" : "warning: "}${plan.warning}\n`);
     if (plan.overCommitted) process.exit(1);
     process.stdout.write(summarize(config) + "\n");
@@ -57,19 +66,45 @@ async function main(): Promise<void> {
   }
 
   configureLog(logSettingsOf(config.log, opts));
+  // stderr is set up before any worker thread shares it.
+  openLog();
   const log = logger("sluice");
+  const count = workerCount(opts.workers ?? config.workers);
+  const fdLimit = await readFdLimit();
+  const board = Board.create(count);
+  const directory = new Directory();
+  const clients = count > 1 ? new SharedClientCounts(SharedClientCounts.allocate(count)) : new LocalClientCounts();
+  let workers: Workers | undefined;
   const runtime = new Runtime(log, {
     configPath: opts.config,
-    fdLimit: await readFdLimit(),
-    onApplied: (next) => {
+    fdLimit,
+    board,
+    directory,
+    clients,
+    workers: count,
+    reusePort: count > 1 ? "first" : false,
+    tell: (news) => workers?.broadcast(news),
+    afterApply: async (next) => {
       configureLog(logSettingsOf(next.log, opts));
-      void follow(next);
+      await workers?.apply(next);
     },
+    onApplied: (next) => void follow(next),
   });
   try {
     runtime.start(config);
   } catch (e) {
     fail(describe(e));
+  }
+  if (count > 1) {
+    workers = new Workers({ count, board, directory, clients: clients as SharedClientCounts, runtime, log, configPath: opts.config, fdLimit, logSettings: () => logSettingsOf(runtime.config?.log, opts) });
+    runtime.workerInfo = () => workers!.info();
+    runtime.crashWorker = (i) => workers!.crash(i);
+    try {
+      await workers.start();
+    } catch (e) {
+      runtime.close();
+      fail(describe(e));
+    }
   }
 
   // The file watch follows the config's own `watch` key, reload after reload.
@@ -96,7 +131,8 @@ async function main(): Promise<void> {
     const now = runtime.config ?? config;
     const delay = now.shutdownDelayMs > 0 ? `after ${formatDuration(now.shutdownDelayMs)} of accepting while /healthz says draining, ` : "";
     log.info(`${signal}: ${delay}draining ${plural(runtime.limits.active, "open connection")} (up to ${formatDuration(now.shutdownTimeoutMs)})`);
-    void runtime.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs).then((forced) => {
+    const others = workers?.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs);
+    void runtime.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs, others).then((forced) => {
       log.info(forced > 0 ? `closed ${plural(forced, "connection")} still open at the deadline; bye` : "all connections finished; bye");
       process.exit(0);
     });
@@ -115,7 +151,7 @@ async function main(): Promise<void> {
   }
   const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
   log.success(
-    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
+    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, ${plural(count, "worker")}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
   );
 }
 

@@ -7,24 +7,29 @@ import pkg from "../package.json" with { type: "json" };
 import type { App } from "./app.ts";
 import { probeSockets } from "./health/probe.ts";
 import type { Histogram } from "./histogram.ts";
-import type { Limits } from "./limits.ts";
+import type { LimitsView } from "./limits.ts";
 import type { TargetState } from "./pool.ts";
 import { sampleProcess, type ProcessSample } from "./process-metrics.ts";
 import { droppedLines } from "./log.ts";
 import { CLOSE_REASONS } from "./session.ts";
+import type { WorkerInfo } from "./workers.ts";
 
 /** ProxyView is what the views read. */
 export interface ProxyView {
   readonly apps: ReadonlyMap<string, App>;
   /** apps a reload removed whose sessions are still open: still reported, so counters do not vanish mid-flight. */
   readonly retired?: Iterable<App>;
-  readonly limits: Limits;
+  readonly limits: LimitsView;
   readonly draining: boolean;
   readonly rejected: number;
   /** reloads applied and refused so far. */
   readonly reloads?: { readonly success: number; readonly failure: number };
   /** the config file, when it was last loaded, and why the last reload failed (null after a success). */
   readonly configInfo?: { path: string; loaded_at: string; last_error: string | null };
+  /** the worker threads, when there is more than one. */
+  readonly workers?: readonly WorkerInfo[];
+  /** log lines dropped by every thread; this thread's own count when absent. */
+  readonly logDropped?: number;
 }
 
 /** statusOf is the /status document: the contract's fields plus a few extras. */
@@ -32,6 +37,7 @@ export function statusOf(p: ProxyView) {
   return {
     draining: p.draining,
     ...(p.configInfo === undefined ? {} : { config: p.configInfo }),
+    ...(p.workers === undefined ? {} : { workers: p.workers }),
     connections: {
       active: p.limits.active,
       max: p.limits.maxConnections,
@@ -43,7 +49,7 @@ export function statusOf(p: ProxyView) {
       ...(p.apps.get(a.name) === a ? {} : { retired: true }),
       ports: a.config.ports,
       balancer: a.config.balancer,
-      active: a.sessions.size,
+      active: a.open,
       max_connections: a.maxConnections,
       rejected: a.rejected,
       queued: a.queued,
@@ -73,7 +79,7 @@ export function targetStatus(t: TargetState) {
 /** reported lists the live apps, then retired ones whose name no live app has taken (labels must stay unique). */
 function reported(p: ProxyView): App[] {
   const apps = [...p.apps.values()];
-  for (const a of p.retired ?? []) if (!p.apps.has(a.name) && a.sessions.size > 0) apps.push(a);
+  for (const a of p.retired ?? []) if (!p.apps.has(a.name) && a.open > 0) apps.push(a);
   return apps;
 }
 
@@ -144,11 +150,11 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
   });
   family(out, "sluice_bytes_total", "counter", "Bytes forwarded: upstream is client to target, downstream target to client.", bytes);
   family(out, "sluice_downstream_connections_total", "counter", "Client connections accepted per app.", perApp((a) => a.accepted));
-  family(out, "sluice_downstream_connections_active", "gauge", "Open client connections per app.", perApp((a) => a.sessions.size));
+  family(out, "sluice_downstream_connections_active", "gauge", "Open client connections per app.", perApp((a) => a.open));
   family(out, "sluice_downstream_rejected_total", "counter", "Clients closed at once because the connection cap was reached.", perApp((a) => a.rejected));
   family(out, "sluice_downstream_failed_total", "counter", "Clients closed because no target could be reached.", perApp((a) => a.failed));
   // Every reason is a row from the start, so rate() and alerts see the first close of a kind too.
-  const closed: Row[] = apps.flatMap((a) => CLOSE_REASONS.map((r): Row => [`app="${label(a.name)}",reason="${r}"`, a.closedBy.get(r) ?? 0]));
+  const closed: Row[] = apps.flatMap((a) => CLOSE_REASONS.map((r): Row => [`app="${label(a.name)}",reason="${r}"`, a.closed(r)]));
   family(out, "sluice_downstream_closed_total", "counter", "Finished client connections by close reason, cap rejections (limit) included.", closed);
   family(out, "sluice_connections_limit", "gauge", "The process-wide connection cap.", [["", p.limits.maxConnections]]);
   family(out, "sluice_abandoned_dials", "gauge", "Timed-out dials whose socket the kernel is still connecting; each holds an fd.", [["", p.limits.abandonedDials]]);
@@ -161,7 +167,7 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
     perApp((a) => a.discovery.failed),
   );
   family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
-  family(out, "sluice_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not read fast enough (the queue holds 1 MiB).", [["", droppedLines()]]);
+  family(out, "sluice_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not read fast enough (the queue holds 1 MiB).", [["", p.logDropped ?? droppedLines()]]);
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
   if (p.reloads !== undefined) {
     family(out, "sluice_config_reloads_total", "counter", "Config reloads by result; a failed one leaves the running config in place.", [

@@ -27,6 +27,9 @@ export class Pipe {
   dst: SocketLike | null = null;
   /** bytes written to dst so far. */
   bytes = 0;
+  /** a counter on the board that every byte counted in `bytes` is added to as well (the app's total), or null. */
+  tally: Float64Array | null = null;
+  tallyAt = 0;
   /** bytes read from src and not yet taken by dst. */
   queued = 0;
   /** the source sent FIN (or closed cleanly): nothing more will be pushed. */
@@ -58,11 +61,11 @@ export class Pipe {
     if (this.queued === 0 && dst !== null) {
       const n = dst.write(chunk);
       if (n === chunk.length) {
-        this.bytes += n;
+        this.#count(n);
         return true;
       }
       if (n < 0) return this.#fail();
-      this.bytes += n;
+      this.#count(n);
       // Bun hands each data call a fresh buffer, so the tail can be kept without a copy.
       chunk = chunk.subarray(n);
     }
@@ -102,8 +105,8 @@ export class Pipe {
         if (this.#overhead > 0) {
           const ours = Math.min(n, this.#overhead);
           this.#overhead -= ours;
-          this.bytes += n - ours;
-        } else this.bytes += n;
+          this.#count(n - ours);
+        } else this.#count(n);
         if (n < c.length) {
           q[this.#head] = c.subarray(n);
           break;
@@ -137,6 +140,11 @@ export class Pipe {
     if (this.queued !== 0 || this.failed) return;
     if (closing) this.dstShut = true;
     else if (this.dst !== null) this.#shutDst();
+  }
+
+  #count(n: number): void {
+    this.bytes += n;
+    if (this.tally !== null) this.tally[this.tallyAt]! += n;
   }
 
   #shutDst(): void {

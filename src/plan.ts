@@ -83,6 +83,9 @@ export function diff(current: Config | undefined, next: Config): Plan {
   if (current !== undefined && next.bind !== current.bind) {
     plan.notes.push(`bind stays ${current.bind} until restart (config says ${next.bind})`);
   }
+  if (current !== undefined && next.workers !== current.workers) {
+    plan.notes.push(`workers stays as started until restart (config says ${next.workers})`);
+  }
   for (const [port, app] of ownerAfter) {
     const was = ownerBefore.get(port);
     if (was === undefined) plan.open.push({ port, app });

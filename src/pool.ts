@@ -4,6 +4,7 @@
  * its counters and health.
  */
 import type { Balancer } from "./balancer/index.ts";
+import { Cell, FLAG_ENABLED, FLAG_HEALTHY, T } from "./board.ts";
 import { HealthState } from "./health/state.ts";
 import type { Endpoint } from "./target.ts";
 
@@ -14,17 +15,12 @@ export class TargetState {
   readonly address: string;
   /** the configured host name:port this address came from, when it came from DNS. */
   readonly origin: string | undefined;
-  /** sessions dialling or connected to this target. */
-  active = 0;
-  /** connections established to this target, ever. */
-  total = 0;
-  connectErrors = 0;
-  /** active health checks that passed and failed (local shortages are not counted). */
-  checksPassed = 0;
-  checksFailed = 0;
   readonly health = new HealthState(true);
   /** false while an operator drains the target. */
   enabled = true;
+  /** active health checks that passed and failed (local shortages are not counted); the health owner's own. */
+  checksPassed = 0;
+  checksFailed = 0;
   /** the configured weight (1-1000). */
   configWeight = 1;
   /** the most sessions this target takes at once; 0: no limit. */
@@ -33,12 +29,57 @@ export class TargetState {
   #rampUntil = 0;
   #rampMs = 0;
 
-  constructor(endpoint: Endpoint) {
+  /**
+   * `cell` holds the counts every worker shares (src/board.ts). `owner`: this
+   * thread runs the health checks, so `health` and `enabled` are the truth
+   * and publish() copies them to the board; a worker that is not the owner
+   * reads readiness from the board's flags.
+   */
+  constructor(
+    endpoint: Endpoint,
+    readonly cell: Cell = Cell.local(2, 3, 1),
+    readonly owner = true,
+  ) {
     this.host = endpoint.host;
     this.port = endpoint.port;
     this.address = endpoint.address;
     this.origin = endpoint.origin;
     this.configure(endpoint);
+    if (owner) this.publish();
+  }
+
+  /** sessions dialling or connected to this target, in every worker. */
+  get active(): number {
+    return this.cell.level(T.ACTIVE);
+  }
+  /** connections established to this target, ever. */
+  get total(): number {
+    return this.cell.get(T.TOTAL);
+  }
+  get connectErrors(): number {
+    return this.cell.get(T.CONNECT_ERRORS);
+  }
+
+  /** acquire counts a session dialling this target; false when it is at max_connections (another worker took the last place). */
+  acquire(): boolean {
+    if (this.maxConnections > 0) return this.cell.raiseBelow(T.ACTIVE, this.maxConnections);
+    this.cell.raise(T.ACTIVE, 1);
+    return true;
+  }
+  release(): void {
+    this.cell.raise(T.ACTIVE, -1);
+  }
+  /** connected: a dial of this target succeeded. */
+  connected(): void {
+    this.cell.add(T.TOTAL);
+  }
+  dialFailed(): void {
+    this.cell.add(T.CONNECT_ERRORS);
+  }
+
+  /** publish puts the owner's health and enabled state on the board for the other workers. */
+  publish(): void {
+    this.cell.store(T.FLAGS, (this.health.healthy ? FLAG_HEALTHY : 0) | (this.enabled ? FLAG_ENABLED : 0));
   }
 
   /** configure takes the weight and cap a (re)loaded config gives this address. */
@@ -48,7 +89,8 @@ export class TargetState {
   }
 
   get ready(): boolean {
-    return this.health.healthy && this.enabled;
+    if (this.owner) return this.health.healthy && this.enabled;
+    return this.cell.level(T.FLAGS) === (FLAG_HEALTHY | FLAG_ENABLED);
   }
 
   /** full: at its max_connections, so not picked until a session of it ends. */
@@ -89,18 +131,21 @@ export class Pool {
     endpoints: readonly Endpoint[],
     public balancer: Balancer,
     previous?: { readonly targets: readonly TargetState[] },
+    /** makes the state of an address not seen before (the app binds it to the board). */
+    make: (e: Endpoint) => TargetState = (e) => new TargetState(e),
   ) {
     const old = new Map(previous?.targets.map((t) => [t.address, t]));
     this.targets = endpoints.map((e) => {
       const kept = old.get(e.address);
       kept?.configure(e);
-      return kept ?? new TargetState(e);
+      return kept ?? make(e);
     });
     this.refresh();
   }
 
   /** refresh rebuilds the ready list; call it after any health or enabled change. */
   refresh(): void {
+    for (const t of this.targets) if (t.owner) t.publish();
     this.#ready = this.targets.filter((t) => t.ready);
     this.#capped = this.targets.some((t) => t.maxConnections > 0);
   }

@@ -10,13 +10,17 @@
  */
 import type { Server } from "bun";
 import { startAdmin, type AdminHost, type ReloadOutcome } from "./admin.ts";
-import { App, type Shared } from "./app.ts";
+import { App, type Shared, type Tidings } from "./app.ts";
+import { Board, Directory, G } from "./board.ts";
+import { LocalClientCounts, type ClientCounts } from "./client-counts.ts";
+import { droppedLines } from "./log.ts";
+import type { WorkerInfo } from "./workers.ts";
 import { loadConfig } from "./config/load.ts";
 import type { AppConfig, Config } from "./config/types.ts";
 import { describeErrorLine, SluiceError } from "./errors.ts";
 import { MAX_PROBES_IN_FLIGHT } from "./health/budget.ts";
-import { planConnections, type FdPlan, type Limits } from "./limits.ts";
-import { Listener } from "./listener.ts";
+import { Limits, planConnections, type FdPlan } from "./limits.ts";
+import { Listener, type Sharing } from "./listener.ts";
 import type { Logger } from "./log.ts";
 import type { ProxyView } from "./metrics.ts";
 import { diff, summary, type Plan } from "./plan.ts";
@@ -27,9 +31,9 @@ const DIAL_SWEEP_MS = 50;
 /** IDLE_SWEEP_MS is the granularity of idle timeouts. */
 const IDLE_SWEEP_MS = 1000;
 
-/** fdPlan sizes the connection cap of `config` under `fdLimit` (see planConnections). */
-export function fdPlan(config: Config, fdLimit: number | undefined): FdPlan {
-  const ports = config.apps.reduce((n, a) => n + a.ports.length, 0);
+/** fdPlan sizes the connection cap of `config` under `fdLimit` (see planConnections); each of `workers` threads has its own listener per port. */
+export function fdPlan(config: Config, fdLimit: number | undefined, workers = 1): FdPlan {
+  const ports = workers * config.apps.reduce((n, a) => n + a.ports.length, 0);
   const targets = config.apps.reduce((n, a) => n + a.targets.length, 0);
   return planConnections(fdLimit, ports, targets, config.maxConnections, MAX_PROBES_IN_FLIGHT);
 }
@@ -52,6 +56,23 @@ export interface RuntimeOptions {
   load?: (path: string) => Promise<Config>;
   /** told of each config a reload applied (the file watch and log settings follow it). */
   onApplied?: (config: Config) => void;
+  /**
+   * With several workers: the shared board, this thread's slot directory,
+   * whether it is the owner (health checks, DNS, admin API: the main thread)
+   * and how it tells the others. Absent: one worker, a board of its own.
+   */
+  board?: Board;
+  directory?: Directory;
+  /** the per-client connection counts every worker shares. */
+  clients?: ClientCounts;
+  owner?: boolean;
+  tell?: (news: Tidings) => void;
+  /** listeners share their ports with the other workers' (SO_REUSEPORT). */
+  reusePort?: Sharing;
+  /** how many worker threads the process runs (each holds a listener per port); 1 when absent. */
+  workers?: number;
+  /** has the other workers apply a config this thread applied; a reload is reported once it resolves. */
+  afterApply?: (config: Config) => Promise<void>;
 }
 
 export class Runtime implements AdminHost {
@@ -78,9 +99,15 @@ export class Runtime implements AdminHost {
     opts: RuntimeOptions,
   ) {
     this.#opts = opts;
-    this.limits = { maxConnections: 0, active: 0, abandonedDials: 0, apps: 0 };
+    const board = opts.board ?? Board.create(1);
+    this.limits = new Limits(0, 0, board.process);
     this.#shared = {
       limits: this.limits,
+      board,
+      directory: opts.directory ?? new Directory(),
+      clients: opts.clients ?? new LocalClientCounts(),
+      owner: opts.owner ?? true,
+      tell: opts.tell,
       dials: new Sweeper(DIAL_SWEEP_MS),
       idle: new Sweeper(IDLE_SWEEP_MS),
       log,
@@ -107,6 +134,37 @@ export class Runtime implements AdminHost {
     return host !== undefined && (host === "::1" || host === "localhost" || /^127\./.test(host));
   }
 
+  /** the owner is the thread with the health checks, DNS refreshes and admin API. */
+  get owner(): boolean {
+    return this.#shared.owner !== false;
+  }
+  get board(): Board {
+    return this.#shared.board!;
+  }
+  get directory(): Directory {
+    return this.#shared.directory!;
+  }
+
+  /** hear passes what another worker told about an app to it (live or retired); news of an unknown app is stale and dropped. */
+  hear(news: Tidings): void {
+    const app = this.apps.get(news.app) ?? [...this.retired].find((a) => a.name === news.app);
+    app?.hear(news);
+  }
+
+  /** the worker threads, for /status; set by the main thread when it runs more than one. */
+  workerInfo: (() => WorkerInfo[]) | undefined;
+  /** injects a fault into a worker thread (debug builds: see debugHooks). */
+  crashWorker: ((index: number) => boolean) | undefined;
+
+  /** log lines dropped by every thread (the others put theirs on the board). */
+  get logDropped(): number {
+    return droppedLines() + this.board.process.get(G.LOG_DROPPED);
+  }
+
+  get workers(): WorkerInfo[] | undefined {
+    return this.workerInfo?.();
+  }
+
   get rejected(): number {
     let n = 0;
     for (const a of this.apps.values()) n += a.rejected;
@@ -129,8 +187,8 @@ export class Runtime implements AdminHost {
     const opened: Listener[] = [];
     let admin: Server<undefined> | undefined;
     try {
-      for (const o of plan.open) opened.push(new Listener(plan.bind, o.port, appNamed(o.app)));
-      if (plan.admin?.to !== undefined) admin = startAdmin(next.admin!, this);
+      for (const o of plan.open) opened.push(new Listener(plan.bind, o.port, appNamed(o.app), this.#opts.reusePort));
+      if (plan.admin?.to !== undefined && this.owner) admin = startAdmin(next.admin!, this);
     } catch (e) {
       for (const l of opened) l.stop();
       void admin?.stop(true);
@@ -147,12 +205,12 @@ export class Runtime implements AdminHost {
       this.listeners.delete(port);
     }
     for (const l of opened) this.listeners.set(l.port, l);
-    for (const app of this.retired) if (app.sessions.size === 0) this.retired.delete(app);
+    for (const app of this.retired) if (app.open === 0) this.retired.delete(app);
     for (const name of plan.retire) {
       const app = this.apps.get(name)!;
       app.stop();
       this.apps.delete(name);
-      if (app.sessions.size > 0) this.retired.add(app);
+      if (app.open > 0) this.retired.add(app);
     }
     for (const change of plan.targets) {
       // A retired app drains by the setting it had; a kept one by its new one.
@@ -170,13 +228,13 @@ export class Runtime implements AdminHost {
     for (const [name, app] of sorted) this.apps.set(name, app);
     for (const app of created.values()) app.start();
 
-    if (plan.admin !== undefined) {
+    if (plan.admin !== undefined && this.owner) {
       void this.admin?.stop(true);
       this.admin = admin;
     }
     this.config = { ...next, bind: plan.bind };
-    const cap = fdPlan(next, this.#opts.fdLimit);
-    if (cap.warning !== undefined) this.log.warn(cap.warning);
+    const cap = fdPlan(next, this.#opts.fdLimit, this.#opts.workers);
+    if (cap.warning !== undefined && this.owner) this.log.warn(cap.warning);
     this.limits.maxConnections = cap.cap;
     this.limits.apps = next.apps.length;
   }
@@ -209,6 +267,7 @@ export class Runtime implements AdminHost {
       this.log.error(`reload failed (${trigger}), the running config stays: ${why}`);
       return { ok: false, message: why };
     }
+    await this.#opts.afterApply?.(this.config!);
     this.reloads.success++;
     this.configInfo = { path, loaded_at: new Date().toISOString(), last_error: null };
     for (const note of plan.notes) this.log.warn(`reload: ${note}`);
@@ -224,14 +283,16 @@ export class Runtime implements AdminHost {
    * `delayMs` (so load balancers see the instance leave before it refuses
    * anyone); then every port closes, open sessions get up to `timeoutMs` to
    * finish, and what is left is closed. It resolves to the number of sessions
-   * it had to close.
+   * it had to close. The main thread passes the other workers' drain as
+   * `others` (their count of closed sessions): the admin API stays up, saying
+   * "draining", until they are done too.
    */
-  async shutdown(delayMs: number, timeoutMs: number): Promise<number> {
+  async shutdown(delayMs: number, timeoutMs: number, others: Promise<number> = Promise.resolve(0)): Promise<number> {
     this.draining = true;
     if (delayMs > 0) await Bun.sleep(delayMs);
     for (const l of this.listeners.values()) l.stop();
     for (const a of this.apps.values()) a.stop();
-    if (this.limits.active > 0 && timeoutMs > 0) {
+    if (this.limits.own > 0 && timeoutMs > 0) {
       const { promise, resolve } = Promise.withResolvers<void>();
       const timer = setTimeout(resolve, timeoutMs);
       this.#idle = resolve;
@@ -248,6 +309,7 @@ export class Runtime implements AdminHost {
         s.close("shutdown");
       }
     }
+    forced += await others;
     this.close();
     return forced;
   }

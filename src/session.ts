@@ -125,14 +125,14 @@ export class Attempt implements Sweepable {
   abandon(): void {
     if (this.abandoned) return;
     this.abandoned = true;
-    this.session.host.limits.abandonedDials++;
+    this.session.host.limits.abandon();
   }
 
   /** settled: the late open or error of an abandoned dial has arrived. */
   settled(): void {
     if (!this.abandoned) return;
     this.abandoned = false;
-    this.session.host.limits.abandonedDials--;
+    this.session.host.limits.settle();
   }
 }
 
@@ -199,9 +199,10 @@ export class Session implements Sweepable {
       this.close(this.tried === null ? "no-target" : "connect-failed");
       return;
     }
+    // Another worker may have taken the target's last place since pick looked; then it is full and pick skips it.
+    if (!target.acquire()) return this.dial();
     this.target = target;
     this.dialled++;
-    target.active++;
     this.host.dialing?.(this, target);
     const attempt = new Attempt(this, target, performance.now() + this.host.connectTimeoutMs);
     this.attempt = attempt;
@@ -218,7 +219,7 @@ export class Session implements Sweepable {
     if (attempt !== this.attempt || this.up !== null) return;
     this.attempt = null;
     this.host.dials.delete(attempt);
-    attempt.target.active--;
+    attempt.target.release();
     this.target = null;
     this.host.dialFailed(attempt.target, error);
     (this.tried ??= []).push(attempt.target);
@@ -232,7 +233,7 @@ export class Session implements Sweepable {
       return;
     }
     this.host.dials.delete(attempt);
-    attempt.target.total++;
+    attempt.target.connected();
     this.connectMs = performance.now() - this.connectFrom;
     this.host.connected(this);
     this.up = up;
@@ -341,7 +342,7 @@ export class Session implements Sweepable {
       this.down.terminate();
       this.up?.terminate();
     }
-    if (this.target !== null) this.target.active--;
+    if (this.target !== null) this.target.release();
     this.host.sessionClosed(this);
   }
 

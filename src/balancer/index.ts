@@ -11,12 +11,12 @@ import { roundRobin } from "./round-robin.ts";
 export type { Balancer, Candidate, Random } from "./balancer.ts";
 
 /** createBalancer builds a fresh balancer of the given kind; `rand` feeds the random ones. */
-export function createBalancer(kind: BalancerKind, rand: Random = Math.random): Balancer {
+export function createBalancer(kind: BalancerKind, rand: Random = Math.random, turn?: () => number): Balancer {
   switch (kind) {
     case "least-connections":
       return leastConnections();
     case "round-robin":
-      return roundRobin();
+      return roundRobin(turn);
     case "random":
       return random(rand);
     case "p2c":

@@ -204,6 +204,7 @@ function resolve(doc: TomlDoc): Config {
     shutdownTimeoutMs: doc.shutdown_timeout,
     shutdownDelayMs: doc.shutdown_delay,
     watch: doc.watch,
+    workers: doc.workers,
     log: { format: doc.log.format, level: doc.log.level, access: doc.log.access },
     maxConnections: doc.max_connections,
     bufferSize: doc.buffer_size,

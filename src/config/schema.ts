@@ -5,6 +5,7 @@
  * span values (a port in two apps, duplicate names) live in load.ts.
  */
 import * as v from "valibot";
+import { MAX_WORKERS } from "../board.ts";
 import { type Endpoint, isPort, parseEndpoint } from "../target.ts";
 import { parseDuration } from "./duration.ts";
 import { formatSize, parseSize } from "./size.ts";
@@ -147,6 +148,9 @@ function intIn(min: number, max: number) {
     v.check((n) => Number.isInteger(n) && n >= min && n <= max, got(what)),
   );
 }
+
+/** workers is a thread count 1-64 or "auto" (the CPUs this process may use). */
+const workers = v.union([v.literal("auto"), intIn(1, MAX_WORKERS)], got(`"auto" or an integer 1-${MAX_WORKERS}`));
 
 /** MAX_WEIGHT bounds a target's `weight`. */
 export const MAX_WEIGHT = 1000;
@@ -330,6 +334,7 @@ export const TomlDocSchema = table({
   shutdown_timeout: v.optional(duration(true), "30s"),
   shutdown_delay: v.optional(duration(true), "0s"),
   watch: v.optional(flag, true),
+  workers: v.optional(workers, "auto"),
   max_connections: v.optional(connectionCap),
   buffer_size: v.optional(bufferSize, formatSize(DEFAULT_BUFFER_SIZE)),
   defaults: v.optional(

@@ -27,6 +27,7 @@ export interface Sluice extends AsyncDisposable {
 
 export interface StatusDoc {
   draining: boolean;
+  workers?: { worker: number; active: number; restarts: number; started_at: string }[];
   connections: { active: number; max: number; rejected: number; abandoned_dials: number };
   apps: {
     name: string;
@@ -65,13 +66,13 @@ export async function run(args: string[], ms = 10_000, binary = BINARY): Promise
  */
 export async function startSluice(
   toml: string,
-  opts: { adminPort?: number; wrap?: (argv: string[]) => string[]; ready?: boolean; binary?: string } = {},
+  opts: { adminPort?: number; wrap?: (argv: string[]) => string[]; ready?: boolean; binary?: string; env?: Record<string, string> } = {},
 ): Promise<Sluice> {
   const dir = tempDir();
   const configPath = join(dir, "config.toml");
   writeFileSync(configPath, toml);
   const argv = [opts.binary ?? BINARY, "-c", configPath];
-  const proc = Bun.spawn(opts.wrap ? opts.wrap(argv) : argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(opts.wrap ? opts.wrap(argv) : argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env } });
   let text = "";
   let waiters: { match: (t: string) => boolean; r: () => void }[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {

@@ -1,4 +1,5 @@
 import { appConfig } from "../helpers/config.ts";
+import { Limits } from "../../src/limits.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { adminResponse, authorize, matchRoute, requestPath, startAdmin, type AdminHost, type ReloadOutcome } from "../../src/admin.ts";
@@ -103,7 +104,7 @@ function ep(text: string): Endpoint {
 /** realApp is an App that is never started: no sockets, no timers, just its pool. */
 function realApp(name: string, targets: string[]): App {
   const config: AppConfig = appConfig({ name, targets: targets.map(ep) });
-  const limits = { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 };
+  const limits = new Limits(10);
   return new App(config, { limits, dials: new Sweeper(50), idle: new Sweeper(1000), log: quiet });
 }
 
@@ -113,7 +114,7 @@ function fakeHost(init: Partial<Pick<FakeHost, "adminToken" | "adminLoopback" | 
   const web = realApp("web", ["127.0.0.1:9001", "[::1]:9003"]);
   const host: FakeHost = {
     apps: new Map([["web", web]]),
-    limits: { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 },
+    limits: { maxConnections: 10, active: 0, abandonedDials: 0 },
     draining: init.draining ?? false,
     rejected: 0,
     adminToken: init.adminToken,

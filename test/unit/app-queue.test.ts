@@ -16,7 +16,8 @@ import type { AppConfig } from "../../src/config/types.ts";
 import { configureLog, logSettings } from "../../src/log.ts";
 import type { TargetState } from "../../src/pool.ts";
 import { proxyV1 } from "../../src/proxy-protocol.ts";
-import type { Attempt, Session } from "../../src/session.ts";
+import { CLOSE_REASONS, type Attempt, type Session } from "../../src/session.ts";
+import { Limits } from "../../src/limits.ts";
 import { Sweeper } from "../../src/sweeper.ts";
 import { parseEndpoint, type Endpoint } from "../../src/target.ts";
 import { appConfig } from "../helpers/config.ts";
@@ -51,7 +52,7 @@ interface Options {
 class World {
   readonly clock = new FakeClock(performance.now());
   shared: Shared = {
-    limits: { maxConnections: 100, active: 0, abandonedDials: 0, apps: 1 },
+    limits: new Limits(100),
     dials: new Sweeper(50, this.clock),
     idle: new Sweeper(1000, this.clock),
     log: undefined as never,
@@ -130,17 +131,17 @@ class World {
     expect(a.queued).toBe(0);
     expect(this.shared.limits.active).toBe(0);
     expect(this.targets.map((t) => t.active)).toEqual([0, 0]);
-    expect([...a.closedBy.values()].reduce((x, y) => x + y, 0)).toBe(this.closed.length);
+    expect(CLOSE_REASONS.reduce((n, r) => n + a.closed(r), 0)).toBe(this.closed.length);
     for (const s of this.closed) expect(this.closed.filter((c) => c === s)).toHaveLength(1);
     // Every client was 127.0.0.1: as many as max_connections_per_client are let in again, one more is not.
     for (const t of this.targets) t.maxConnections = 0;
     a.pool.refresh();
-    const limitBefore = a.closedBy.get("limit") ?? 0;
+    const limitBefore = a.closed("limit");
     const next = Array.from({ length: a.config.maxConnectionsPerClient }, () => this.accept());
     expect(next.map((n) => n.s?.reason)).toEqual(next.map(() => undefined));
     const over = this.accept();
     expect(over.s === undefined || over.s.reason === "limit").toBe(true);
-    expect(a.closedBy.get("limit")).toBe(limitBefore + 1);
+    expect(a.closed("limit")).toBe(limitBefore + 1);
     for (const n of next) n.s.close("shutdown");
     a.stop(true);
   }

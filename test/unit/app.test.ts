@@ -3,6 +3,7 @@
  * puts it back, and the state stays with the address across a reload and a
  * DNS re-resolution (both rebuild the pool, keeping TargetState by address).
  */
+import { Limits } from "../../src/limits.ts";
 import { appConfig } from "../helpers/config.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { App, type Shared } from "../../src/app.ts";
@@ -27,7 +28,7 @@ function config(targets: string[]): AppConfig {
 const apps: App[] = [];
 function app(targets: string[], resolve?: Shared["resolve"]): App {
   const shared: Shared = {
-    limits: { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 },
+    limits: new Limits(10),
     dials: new Sweeper(50),
     idle: new Sweeper(1000),
     log: quiet,

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs, USAGE, type CliOptions } from "../../src/cli.ts";
 import { SluiceError } from "../../src/errors.ts";
 
-const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined };
+const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined, workers: undefined };
 
 /** codeOf runs parseArgs and returns the SluiceError code it throws, or "ok". */
 function codeOf(args: string[]): string {

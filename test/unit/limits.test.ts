@@ -53,7 +53,7 @@ describe("atCap", () => {
   ];
   for (const [active, abandonedDials, maxConnections, full] of rows) {
     test(`${active} sessions + ${abandonedDials} abandoned dials, cap ${maxConnections}: ${full ? "full" : "room"}`, () => {
-      expect(atCap({ active, abandonedDials, maxConnections, apps: 1 })).toBe(full);
+      expect(atCap({ active, abandonedDials, maxConnections })).toBe(full);
     });
   }
 });

@@ -1,7 +1,7 @@
 import { appConfig } from "../helpers/config.ts";
 import { describe, expect, test } from "bun:test";
 import type { App } from "../../src/app.ts";
-import type { Limits } from "../../src/limits.ts";
+import type { LimitsView } from "../../src/limits.ts";
 import { roundRobin } from "../../src/balancer/round-robin.ts";
 import type { AppConfig } from "../../src/config/types.ts";
 import { CLOSE_REASONS } from "../../src/session.ts";
@@ -9,7 +9,7 @@ import { CONNECT_BUCKETS_S, Histogram } from "../../src/histogram.ts";
 import { renderMetrics, statusOf, type ProxyView } from "../../src/metrics.ts";
 import type { ProcessSample } from "../../src/process-metrics.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { Pool } from "../../src/pool.ts";
+import { Pool, type TargetState } from "../../src/pool.ts";
 import { parseEndpoint, type Endpoint } from "../../src/target.ts";
 
 /**
@@ -43,6 +43,8 @@ function fakeApp(init: FakeAppInit): App {
       return (this as unknown as App).pool.targets;
     },
     sessions: { size: init.sessions ?? 0 },
+    open: init.sessions ?? 0,
+    closed: (r: string) => new Map(init.closedBy ?? []).get(r) ?? 0,
     bytes: () => bytes,
     accepted: init.accepted ?? 0,
     rejected: init.rejected ?? 0,
@@ -55,10 +57,17 @@ function fakeApp(init: FakeAppInit): App {
   } as unknown as App;
 }
 
-function view(apps: App[], extra: { limits?: Limits; draining?: boolean; rejected?: number } = {}): ProxyView {
+/** count brings a target's counters to the given values the way sessions do. */
+function count(t: TargetState, n: { active: number; total: number; connectErrors: number }): void {
+  for (let i = 0; i < n.active; i++) t.acquire();
+  for (let i = 0; i < n.total; i++) t.connected();
+  for (let i = 0; i < n.connectErrors; i++) t.dialFailed();
+}
+
+function view(apps: App[], extra: { limits?: LimitsView; draining?: boolean; rejected?: number } = {}): ProxyView {
   return {
     apps: new Map(apps.map((a) => [a.name, a])),
-    limits: extra.limits ?? { maxConnections: 480, active: 0, abandonedDials: 0, apps: 1 },
+    limits: extra.limits ?? { maxConnections: 480, active: 0, abandonedDials: 0 },
     draining: extra.draining ?? false,
     rejected: extra.rejected ?? 0,
   };
@@ -168,10 +177,10 @@ function sample(): { p: ProxyView; web: App; db: App } {
   });
   const db = fakeApp({ name: "db", ports: [5432], targets: ["db.internal:5432"], accepted: 7 });
   const [t1, t2] = web.pool.targets;
-  Object.assign(t1!, { active: 2, total: 30, connectErrors: 0 });
-  Object.assign(t2!, { active: 1, total: 9, connectErrors: 4 });
+  count(t1!, { active: 2, total: 30, connectErrors: 0 });
+  count(t2!, { active: 1, total: 9, connectErrors: 4 });
   t2!.health.markDown(1, "ECONNREFUSED");
-  const p = view([web, db], { limits: { maxConnections: 480, active: 3, abandonedDials: 1, apps: 2 }, draining: false, rejected: 2 });
+  const p = view([web, db], { limits: { maxConnections: 480, active: 3, abandonedDials: 1 }, draining: false, rejected: 2 });
   return { p, web, db };
 }
 
@@ -367,7 +376,7 @@ describe("statusOf", () => {
   });
 
   test("draining and an empty proxy", () => {
-    expect(statusOf(view([], { draining: true, limits: { maxConnections: 7, active: 0, abandonedDials: 0, apps: 1 } }))).toEqual({
+    expect(statusOf(view([], { draining: true, limits: { maxConnections: 7, active: 0, abandonedDials: 0 } }))).toEqual({
       draining: true,
       connections: { active: 0, max: 7, rejected: 0, abandoned_dials: 0 },
       apps: [],

@@ -164,8 +164,8 @@ describe("Pool", () => {
   test("a pool built with `previous` keeps TargetState objects by address", () => {
     const old = new Pool([A, B], roundRobin());
     const [oldA, oldB] = old.targets;
-    oldA!.active = 3;
-    oldA!.total = 10;
+    for (let i = 0; i < 3; i++) oldA!.acquire();
+    for (let i = 0; i < 10; i++) oldA!.connected();
     oldB!.health.markDown(1, "ECONNREFUSED");
     const next = new Pool([B, C, A], roundRobin(), old);
     expect(next.targets[0]).toBe(oldB!);
@@ -220,13 +220,13 @@ describe("weights, caps and slow start", () => {
     const b = recording();
     const pool = new Pool([capped("10.0.0.1:80", 1), B], b);
     const [a, bt] = pool.targets as [TargetState, TargetState];
-    a.active = 1;
+    a.acquire();
     expect(pool.pick(null)).toBe(bt);
     expect(b.offered.at(-1)).toEqual(["10.0.0.2:80"]);
     expect(pool.waiting(null)).toBe(false);
     expect(pool.waiting([bt])).toBe(true);
     expect(pool.pick([bt])).toBeUndefined();
-    a.active = 0;
+    a.release();
     expect(pool.waiting([bt])).toBe(false);
   });
 
@@ -239,7 +239,7 @@ describe("weights, caps and slow start", () => {
   test("a reload changes a kept target's weight and cap in place", () => {
     const first = new Pool([capped("10.0.0.1:80", 5, 2)], recording());
     const t = first.targets[0]!;
-    t.active = 3;
+    for (let i = 0; i < 3; i++) t.acquire();
     const second = new Pool([capped("10.0.0.1:80", 3, 7)], recording(), first);
     expect(second.targets[0]).toBe(t);
     expect([t.weight, t.maxConnections, t.active, t.full]).toEqual([7, 3, 3, true]);

@@ -2,7 +2,7 @@ import { FakePeer } from "../helpers/fake-peer.ts";
 import { prng, sequences } from "../helpers/orders.ts";
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import type { Limits } from "../../src/limits.ts";
+import { Limits } from "../../src/limits.ts";
 import { TargetState } from "../../src/pool.ts";
 import { type Attempt, Session, type SessionHost } from "../../src/session.ts";
 import { coarse, Sweeper } from "../../src/sweeper.ts";
@@ -16,7 +16,7 @@ interface Rig {
 }
 
 function makeHost(): Rig["host"] {
-  const limits: Limits = { maxConnections: 10, active: 0, abandonedDials: 0, apps: 1 };
+  const limits = new Limits(10);
   const target = new TargetState({ host: "127.0.0.1", port: 1, address: "127.0.0.1:1" });
   const closed: Session[] = [];
   const attempts: Attempt[] = [];

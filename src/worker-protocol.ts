@@ -1,0 +1,42 @@
+/**
+ * @module worker-protocol: the messages between the main thread and the
+ * other worker threads. None is sent per connection: a worker starts with a
+ * config, is told of each reload and of rare target news, and is asked to
+ * drain; everything per connection goes through the board (src/board.ts).
+ */
+import type { Tidings } from "./app.ts";
+import type { DirectoryEntries } from "./board.ts";
+import type { Config } from "./config/types.ts";
+import type { LogSettings } from "./log.ts";
+
+/** ToWorker: what the main thread sends a worker. */
+export type ToWorker =
+  | {
+      type: "start";
+      /** this worker's row on the board (1…workers-1; the main thread is 0). */
+      index: number;
+      workers: number;
+      buffer: SharedArrayBuffer;
+      /** the per-client connection counts (src/client-counts.ts). */
+      clients: SharedArrayBuffer;
+      config: Config;
+      directory: DirectoryEntries;
+      /** each app's last DNS answers, so a worker started late expands host names as the owner does. */
+      known: [app: string, known: [string, string[]][]][];
+      log: Partial<LogSettings>;
+      configPath: string;
+      fdLimit: number | undefined;
+    }
+  | { type: "apply"; config: Config; directory: DirectoryEntries; log: Partial<LogSettings> }
+  | { type: "tidings"; news: Tidings; directory?: DirectoryEntries }
+  | { type: "shutdown"; delayMs: number; timeoutMs: number }
+  /** a debug build's injected fault (see debugHooks): the worker throws from a timer. */
+  | { type: "crash" };
+
+/** FromWorker: what a worker sends the main thread. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "failed"; error: string }
+  | { type: "applied"; error?: string }
+  | { type: "tidings"; news: Tidings }
+  | { type: "bye"; forced: number };

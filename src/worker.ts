@@ -1,0 +1,80 @@
+/**
+ * @module worker: the entry of a worker thread other than the main one. It
+ * runs a Runtime that is not the owner: its own listeners on every port
+ * (joined with SO_REUSEPORT), its own sessions, and the shared board for
+ * every count; no health checker, no DNS refresh, no admin API. The main
+ * thread starts it with a config and tells it of reloads, target news and
+ * the drain (src/worker-protocol.ts).
+ */
+import { Board, Directory, G } from "./board.ts";
+import { SharedClientCounts } from "./client-counts.ts";
+import { describeErrorLine } from "./errors.ts";
+import { configureLog, logger, tallyDrops } from "./log.ts";
+import { diff } from "./plan.ts";
+import { Runtime } from "./runtime.ts";
+import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+
+declare const self: Worker;
+
+function send(m: FromWorker): void {
+  self.postMessage(m);
+}
+
+let runtime: Runtime | undefined;
+const directory = new Directory(false);
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const m = event.data;
+  switch (m.type) {
+    case "start":
+      return start(m);
+    case "apply":
+      directory.load(m.directory);
+      configureLog(m.log);
+      try {
+        runtime!.apply(diff(runtime!.config, m.config), m.config);
+        send({ type: "applied" });
+      } catch (e) {
+        send({ type: "applied", error: describeErrorLine(e) });
+      }
+      return;
+    case "tidings":
+      if (m.directory !== undefined) directory.load(m.directory);
+      return runtime?.hear(m.news);
+    case "shutdown":
+      void runtime?.shutdown(m.delayMs, m.timeoutMs).then((forced) => send({ type: "bye", forced }));
+      return;
+    case "crash":
+      setTimeout(() => {
+        throw new Error("injected crash (debug hook)");
+      });
+      return;
+  }
+};
+
+function start(m: Extract<ToWorker, { type: "start" }>): void {
+  configureLog(m.log);
+  directory.load(m.directory);
+  const board = new Board(m.buffer, m.workers, m.index);
+  runtime = new Runtime(logger(`worker/${m.index}`), {
+    configPath: m.configPath,
+    fdLimit: m.fdLimit,
+    board,
+    directory,
+    clients: new SharedClientCounts(m.clients, m.index),
+    owner: false,
+    tell: (news) => send({ type: "tidings", news }),
+    reusePort: "join",
+    workers: m.workers,
+  });
+  try {
+    runtime.start(m.config);
+  } catch (e) {
+    send({ type: "failed", error: describeErrorLine(e) });
+    return;
+  }
+  for (const [app, known] of m.known) runtime.hear({ kind: "targets", app, known });
+  const drops = board.process;
+  tallyDrops((n) => drops.add(G.LOG_DROPPED, n));
+  send({ type: "ready" });
+}

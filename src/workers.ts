@@ -1,0 +1,257 @@
+/**
+ * @module workers: the main thread's side of the other worker threads. It
+ * starts them with the running config, passes reloads and target news on,
+ * drains them at shutdown, and replaces one that dies: its sessions died
+ * with it, so its share of every gauge is taken off the board (reclaim)
+ * before the new thread takes its row. The other workers' connections are
+ * never touched.
+ */
+import type { Tidings } from "./app.ts";
+import { G, type Board, type Directory } from "./board.ts";
+import type { SharedClientCounts } from "./client-counts.ts";
+import type { Config } from "./config/types.ts";
+import { SluiceError } from "./errors.ts";
+import type { Logger, LogSettings } from "./log.ts";
+import type { Runtime } from "./runtime.ts";
+import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+
+/** START_TIMEOUT_MS bounds how long a worker may take to bind its ports and say it is ready. */
+const START_TIMEOUT_MS = 10_000;
+/** APPLY_TIMEOUT_MS bounds how long a reload waits for each worker to apply it; one that does not is replaced. */
+const APPLY_TIMEOUT_MS = 5_000;
+/** A worker that dies within STABLE_MS of its start is restarted after a growing pause (up to MAX_BACKOFF_MS). */
+const STABLE_MS = 5_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/** WorkerInfo is one worker thread as /status shows it. */
+export interface WorkerInfo {
+  worker: number;
+  active: number;
+  restarts: number;
+  started_at: string;
+}
+
+export interface WorkersOptions {
+  /** threads in all, the main thread (worker 0) included. */
+  count: number;
+  board: Board;
+  directory: Directory;
+  clients: SharedClientCounts;
+  runtime: Runtime;
+  log: Logger;
+  configPath: string;
+  fdLimit: number | undefined;
+  /** the log settings in force (the config's under the command line's). */
+  logSettings: () => Partial<LogSettings>;
+}
+
+/** Thread is one worker thread and what the main thread waits for from it. */
+class Thread {
+  readonly startedAt = new Date();
+  /** resolvers of reloads sent and not yet answered, oldest first. */
+  readonly applying: ((error: string | undefined) => void)[] = [];
+  bye: ((forced: number) => void) | undefined;
+  /** set once the thread is gone (it died, or was stopped): nothing more is expected from it. */
+  gone = false;
+
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+    readonly restarts: number,
+  ) {}
+
+  post(m: ToWorker): void {
+    if (!this.gone) this.worker.postMessage(m);
+  }
+}
+
+/** the worker entry: src/worker.ts, built into the executable as its second entry point. */
+const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).href;
+
+export class Workers {
+  readonly #threads = new Map<number, Thread>();
+  readonly #opts: WorkersOptions;
+  #stopping = false;
+
+  constructor(opts: WorkersOptions) {
+    this.#opts = opts;
+  }
+
+  /** start starts workers 1…count-1 and resolves when every one is listening; it throws if any cannot start. */
+  async start(): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (let i = 1; i < this.#opts.count; i++) started.push(this.#spawn(i, 0));
+    const results = await Promise.allSettled(started);
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    if (failed !== undefined) {
+      this.stop();
+      throw failed.reason;
+    }
+  }
+
+  /** #spawn starts the thread for row `index` with the running config; it resolves once the thread listens. */
+  #spawn(index: number, restarts: number): Promise<void> {
+    const { runtime, directory } = this.#opts;
+    const config = runtime.config!;
+    const worker = new Worker(WORKER_ENTRY);
+    const t = new Thread(index, worker, restarts);
+    this.#threads.set(index, t);
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timer = setTimeout(() => reject(new SluiceError("LISTEN_FAILED", `worker ${index} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const settle = () => clearTimeout(timer);
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const m = event.data;
+      switch (m.type) {
+        case "ready":
+          settle();
+          return resolve();
+        case "failed":
+          settle();
+          t.gone = true;
+          worker.terminate();
+          return reject(new SluiceError("LISTEN_FAILED", `worker ${index}: ${m.error}`));
+        case "applied":
+          return t.applying.shift()?.(m.error);
+        case "tidings":
+          return this.#heard(m.news, index);
+        case "bye":
+          return t.bye?.(m.forced);
+      }
+    };
+    worker.addEventListener("error", (e: ErrorEvent) => {
+      this.#opts.log.error(`worker ${index} failed: ${e.message}`);
+      // Whatever state it is in, it is not trusted any more: stop it; "close" replaces it.
+      worker.terminate();
+    });
+    worker.addEventListener("close", () => {
+      settle();
+      reject(new SluiceError("LISTEN_FAILED", `worker ${index} exited while starting`));
+      this.#lost(t);
+    });
+    const start: ToWorker = {
+      type: "start",
+      index,
+      workers: this.#opts.count,
+      buffer: this.#opts.board.buffer,
+      clients: this.#opts.clients.buffer,
+      config,
+      directory: directory.entries(),
+      known: [...runtime.apps.values()].map((a) => [a.name, [...a.discovery.known]]),
+      log: this.#opts.logSettings(),
+      configPath: this.#opts.configPath,
+      fdLimit: this.#opts.fdLimit,
+    };
+    worker.postMessage(start);
+    return promise;
+  }
+
+  /** #lost: a thread ended. Unless it was asked to, its gauges are reclaimed and it is replaced. */
+  #lost(t: Thread): void {
+    const wasGone = t.gone;
+    t.gone = true;
+    for (const a of t.applying.splice(0)) a("the worker exited");
+    t.bye?.(0);
+    if (this.#threads.get(t.index) !== t) return;
+    this.#threads.delete(t.index);
+    // Its sessions died with it: their places in the cap, the apps and the targets are free again.
+    this.#opts.board.reclaim(t.index);
+    this.#opts.clients.reclaim(t.index);
+    if (this.#stopping || wasGone) return;
+    const lived = Date.now() - t.startedAt.getTime();
+    const pause = lived >= STABLE_MS ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(t.restarts, 6));
+    this.#opts.log.warn(`worker ${t.index} exited; starting a new one${pause > 0 ? ` in ${pause} ms` : ""} (the other workers' connections are untouched)`);
+    setTimeout(() => {
+      if (this.#stopping) return;
+      this.#spawn(t.index, t.restarts + 1).then(
+        () => this.#opts.log.info(`worker ${t.index} replaced`),
+        (e) => this.#opts.log.error(`worker ${t.index} could not be replaced: ${(e as Error).message}`),
+      );
+    }, pause);
+  }
+
+  /**
+   * #heard: what worker `from` told. A dial failure is the owner's to judge
+   * (the runtime marks the target, which tells everyone if it flips); a
+   * freed place is passed to every other worker and to this thread.
+   */
+  #heard(news: Tidings, from: number): void {
+    if (news.kind === "serve") this.broadcast(news, from);
+    this.#opts.runtime.hear(news);
+  }
+
+  /** broadcast tells every worker but `except` of an app's news (the owner's target state, DNS answers, a freed place). */
+  broadcast(news: Tidings, except?: number): void {
+    const directory = news.kind === "targets" ? this.#opts.directory.entries() : undefined;
+    for (const t of this.#threads.values()) if (t.index !== except) t.post({ type: "tidings", news, directory });
+  }
+
+  /**
+   * apply has every worker apply `config` (which the main thread already
+   * has) and resolves when all did. A worker that fails to or does not
+   * answer in time is stopped and replaced with the new config.
+   */
+  async apply(config: Config): Promise<void> {
+    const waits = [...this.#threads.values()].map((t) => {
+      const { promise, resolve } = Promise.withResolvers<string | undefined>();
+      const timer = setTimeout(() => resolve(`no answer within ${APPLY_TIMEOUT_MS} ms`), APPLY_TIMEOUT_MS);
+      t.applying.push((error) => {
+        clearTimeout(timer);
+        resolve(error);
+      });
+      t.post({ type: "apply", config, directory: this.#opts.directory.entries(), log: this.#opts.logSettings() });
+      return promise.then((error) => {
+        if (error === undefined || t.gone) return;
+        this.#opts.log.error(`worker ${t.index} could not apply the reload (${error}); replacing it`);
+        t.worker.terminate();
+      });
+    });
+    await Promise.all(waits);
+  }
+
+  /** shutdown drains every worker as the main thread drains itself and resolves to the sessions they had to close. */
+  async shutdown(delayMs: number, timeoutMs: number): Promise<number> {
+    this.#stopping = true;
+    const byes = [...this.#threads.values()].map((t) => {
+      const { promise, resolve } = Promise.withResolvers<number>();
+      // A worker that does not answer past its own deadline is stopped; its sessions go with the process anyway.
+      const timer = setTimeout(() => resolve(0), delayMs + timeoutMs + 2_000);
+      t.bye = (forced) => {
+        clearTimeout(timer);
+        resolve(forced);
+      };
+      t.post({ type: "shutdown", delayMs, timeoutMs });
+      return promise;
+    });
+    const forced = (await Promise.all(byes)).reduce((a, b) => a + b, 0);
+    this.stop();
+    return forced;
+  }
+
+  /** stop ends every worker at once. */
+  stop(): void {
+    this.#stopping = true;
+    for (const t of this.#threads.values()) {
+      t.gone = true;
+      t.worker.terminate();
+    }
+  }
+
+  /** info lists every worker, the main thread (0) first. */
+  info(): WorkerInfo[] {
+    const b = this.#opts.board;
+    const main: WorkerInfo = { worker: 0, active: b.as(0).process.mine(G.ACTIVE), restarts: 0, started_at: this.#started };
+    const rest = [...this.#threads.values()]
+      .sort((x, y) => x.index - y.index)
+      .map((t) => ({ worker: t.index, active: b.as(t.index).process.mine(G.ACTIVE), restarts: t.restarts, started_at: t.startedAt.toISOString() }));
+    return [main, ...rest];
+  }
+  readonly #started = new Date().toISOString();
+
+  /** crash injects a fault into worker `index` (debug builds only: see debugHooks); false when there is no such worker. */
+  crash(index: number): boolean {
+    const t = this.#threads.get(index);
+    if (t === undefined || t.gone) return false;
+    t.post({ type: "crash" });
+    return true;
+  }
+}
