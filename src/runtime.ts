@@ -314,6 +314,15 @@ export class Runtime implements AdminHost {
     return forced;
   }
 
+  /** abort resets every session and waiting client at once (a worker thread that crashed), then closes everything. */
+  abort(): void {
+    for (const a of [...this.apps.values(), ...this.retired]) {
+      a.dropQueue("internal-error");
+      for (const s of [...a.sessions]) s.close("internal-error");
+    }
+    this.close();
+  }
+
   /** close stops everything at once; sessions still open are left to the process exit. */
   close(): void {
     for (const l of this.listeners.values()) l.stop();

@@ -22,6 +22,25 @@ function send(m: FromWorker): void {
 
 let runtime: Runtime | undefined;
 const directory = new Directory(false);
+let log = logger("worker");
+
+/**
+ * die: an error escaped every handler (a bug). Left to Bun, the thread's
+ * sockets would all be closed with a FIN, so every client and target of its
+ * sessions would see a clean end of a stream that was cut: they are reset
+ * first, then the thread exits and the main thread starts another.
+ */
+function die(e: unknown): void {
+  log.error(`crashed, resetting its ${runtime?.limits.own ?? 0} open connections: ${(e as Error)?.stack ?? String(e)}`);
+  try {
+    runtime?.abort();
+  } finally {
+    // Bun sends the resets from its loop: exiting in this tick would close the sockets with a FIN after all.
+    setTimeout(() => process.exit(1), 0);
+  }
+}
+process.on("uncaughtException", die);
+process.on("unhandledRejection", die);
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const m = event.data;
@@ -56,7 +75,8 @@ function start(m: Extract<ToWorker, { type: "start" }>): void {
   configureLog(m.log);
   directory.load(m.directory);
   const board = new Board(m.buffer, m.workers, m.index);
-  runtime = new Runtime(logger(`worker/${m.index}`), {
+  log = logger(`worker/${m.index}`);
+  runtime = new Runtime(log, {
     configPath: m.configPath,
     fdLimit: m.fdLimit,
     board,
