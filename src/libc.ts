@@ -1,8 +1,8 @@
 /**
- * @module libc: the two libc calls sluice makes through bun:ffi, for what
- * Bun has no API for: listen(2) again on a listening socket (a longer
- * backlog, src/backlog.ts) and fcntl(2) (a non-blocking stderr,
- * src/log-writer.ts). Loaded once, on first use: bun:ffi is not free at
+ * @module libc: the libc calls sluice makes through bun:ffi, for what Bun
+ * has no API for: listen(2) again on a listening socket (a longer backlog,
+ * src/backlog.ts), setsockopt(2) on it (TCP_DEFER_ACCEPT, src/backlog.ts)
+ * and fcntl(2) (a non-blocking stderr, src/log-writer.ts). Loaded once, on first use: bun:ffi is not free at
  * start-up. Where FFI or libc cannot be loaded (another libc, a sandbox) the
  * answer is the reason, and callers keep Bun's own behaviour.
  */
@@ -10,6 +10,8 @@
 export interface Libc {
   listen(fd: number, backlog: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
+  /** setsockopt with an int value. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
 }
 
 let loaded: Libc | string | undefined;
@@ -28,8 +30,17 @@ export function libc(): Libc | string {
         const { symbols } = dlopen(name, {
           listen: { args: [i32, i32], returns: i32 },
           fcntl: { args: [i32, i32, i32], returns: i32 },
+          setsockopt: { args: [i32, i32, i32, FFIType.ptr, i32], returns: i32 },
         });
-        loaded = { listen: (fd, n) => symbols.listen(fd, n), fcntl: (fd, cmd, arg) => symbols.fcntl(fd, cmd, arg) };
+        const box = new Int32Array(1);
+        loaded = {
+          listen: (fd, n) => symbols.listen(fd, n),
+          fcntl: (fd, cmd, arg) => symbols.fcntl(fd, cmd, arg),
+          setsockoptInt: (fd, level, name, value) => {
+            box[0] = value;
+            return symbols.setsockopt(fd, level, name, box, 4);
+          },
+        };
         return loaded;
       } catch (e) {
         why = (e as Error).message;

@@ -4,7 +4,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import type { App } from "./app.ts";
-import { raiseBacklog } from "./backlog.ts";
+import { deferAccept, raiseBacklog } from "./backlog.ts";
 import { SluiceError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { downstreamHandlers, type Session } from "./session.ts";
@@ -90,6 +90,19 @@ export class Listener {
       backlogWarned = true;
       logger("sluice").warn(`listen backlog stays at Bun's 512 (${why}): a burst of new connections may see SYNs dropped and retried`);
     }
+    this.tune();
+  }
+
+  /** whether TCP_DEFER_ACCEPT is set on the port now. */
+  #deferred = false;
+
+  /** tune gives the port its app's socket options (defer_accept); the runtime calls it again after each reload. */
+  tune(): void {
+    const want = this.app.config.deferAccept;
+    if (want === this.#deferred) return;
+    const why = deferAccept(this.server, want);
+    if (why === undefined) this.#deferred = want;
+    else logger(`app/${this.app.name}`).warn(`defer_accept not applied to port ${this.port}: ${why}`);
   }
 
   /** stop closes the port; sessions already accepted carry on. */

@@ -205,6 +205,8 @@ export class Runtime implements AdminHost {
       this.listeners.delete(port);
     }
     for (const l of opened) this.listeners.set(l.port, l);
+    // A kept port may now belong to another app, or its app changed defer_accept.
+    for (const l of this.listeners.values()) l.tune();
     for (const app of this.retired) if (app.open === 0) this.retired.delete(app);
     for (const name of plan.retire) {
       const app = this.apps.get(name)!;

@@ -8,6 +8,7 @@
  */
 import { Board, Directory, G } from "./board.ts";
 import { SharedClientCounts } from "./client-counts.ts";
+import { debugHooks } from "./debug.ts";
 import { describeErrorLine } from "./errors.ts";
 import { configureLog, logger, tallyDrops } from "./log.ts";
 import { diff } from "./plan.ts";
@@ -64,9 +65,11 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       void runtime?.shutdown(m.delayMs, m.timeoutMs).then((forced) => send({ type: "bye", forced }));
       return;
     case "crash":
-      setTimeout(() => {
-        throw new Error("injected crash (debug hook)");
-      });
+      if (debugHooks) {
+        setTimeout(() => {
+          throw new Error("injected crash (debug hook)");
+        });
+      }
       return;
   }
 };

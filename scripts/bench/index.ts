@@ -27,12 +27,18 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --idle-connections N  connections held by "idle" (default 9800; --quick 2000)
   --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default; 1 with --pin)
   --nginx-workers N     NGINX worker_processes, a number or auto (default auto; 1 with --pin)
+  --sluice-workers N    sluice's workers, a number or auto (default auto, sluice's own default; 1 with --pin);
+                        "unset" leaves the key out, for a --sluice build older than workers
   --pin                 per-core mode: each proxy pinned to CPU 0 with one thread/worker, load tools,
                         backends and the bench itself on the other CPUs (taskset); compares cost per core
   --json PATH           where to write results (default bench-results/<timestamp>.json)
   --sluice PATH         the sluice binary to measure (default dist/sluice), e.g. an older build to compare
+  --sluice-b PATH       also measure this sluice binary as peer "sluice-b", in the same interleaved rounds
+                        (e.g. the last release, or dist/sluice again with other workers)
+  --sluice-b-workers N  sluice-b's workers: a number, auto, or unset for a build older than workers (default 1)
   --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off
   --access-log          run sluice with [log] access = true (one line per connection, to its stderr log file)
+  --defer-accept        run sluice with defer_accept = true (only sluice: HAProxy and NGINX keep their defaults)
   --allow-list          run sluice with an allow list of ${ALLOW_LIST.length} CIDRs, the one that admits 127.0.0.1 last
   --send-proxy v1|v2    proxies write a PROXY header to the backend (sluice send_proxy, HAProxy send-proxy[-v2],
                         NGINX proxy_protocol with v1 only); only the workloads on the http backend run`;
@@ -54,11 +60,15 @@ const { values: flags } = parseArgs({
     "idle-connections": { type: "string" },
     "haproxy-threads": { type: "string" },
     "nginx-workers": { type: "string" },
+    "sluice-workers": { type: "string" },
+    "sluice-b": { type: "string" },
+    "sluice-b-workers": { type: "string" },
     json: { type: "string" },
     sluice: { type: "string" },
     "buffer-size": { type: "string" },
     "access-log": { type: "boolean", default: false },
     "allow-list": { type: "boolean", default: false },
+    "defer-accept": { type: "boolean", default: false },
     "send-proxy": { type: "string" },
     pin: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -114,9 +124,13 @@ if (pin) {
 const haproxyThreads = intFlag("haproxy-threads", flags["haproxy-threads"], pin ? 1 : os.availableParallelism());
 const nginxWorkers = flags["nginx-workers"] ?? (pin ? "1" : "auto");
 if (!/^(\d+|auto)$/.test(nginxWorkers)) fail(`--nginx-workers must be a number or "auto"`);
+const sluiceWorkers = flags["sluice-workers"] ?? (pin ? "1" : "auto");
+if (!/^(\d+|auto|unset)$/.test(sluiceWorkers)) fail(`--sluice-workers must be a number, "auto" or "unset"`);
 
 // Check every tool up front: skip what is missing with a reason, install nothing.
-let peers = listFlag("peers", flags.peers, PEERS);
+let peers = listFlag("peers", flags.peers, flags["sluice-b"] === undefined ? PEERS.filter((p) => p !== "sluice-b") : PEERS);
+const sluiceBWorkers = flags["sluice-b-workers"] ?? "1";
+if (!/^(\d+|auto|unset)$/.test(sluiceBWorkers)) fail(`--sluice-b-workers must be a number, "auto" or "unset"`);
 const sluiceBin = flags.sluice ?? join(ROOT, "dist", "sluice");
 if (peers.includes("sluice") && !existsSync(sluiceBin)) {
   fail(`${sluiceBin} not found: build it with \`bun run build\` (\`bun run bench\` does), or leave sluice out with --peers`);
@@ -125,6 +139,7 @@ const streamModule = nginxStream();
 const available: Record<PeerName, string | null> = {
   direct: null,
   sluice: null,
+  "sluice-b": flags["sluice-b"] === undefined ? "give its binary with --sluice-b PATH" : existsSync(flags["sluice-b"]) ? null : `${flags["sluice-b"]} not found`,
   haproxy: has("haproxy") ? null : missingHint("haproxy"),
   nginx: streamModule !== null ? null : has("nginx") ? "nginx has no stream module (Debian package libnginx-mod-stream); run scripts/bench/setup.sh" : missingHint("nginx"),
 };
@@ -145,9 +160,15 @@ if (workloads.length === 0) fail("no workload can run");
 const peerOptions: PeerOptions = {
   tmp: mkdtempSync(join(os.tmpdir(), "sluice-bench-")),
   sluiceBin,
-  sluiceTop: flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : "",
+  sluiceTop:
+    (sluiceWorkers === "unset" ? "" : `workers = ${sluiceWorkers === "auto" ? '"auto"' : sluiceWorkers}\n`) + (flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : ""),
+  sluiceBBin: flags["sluice-b"],
+  sluiceBTop:
+    (sluiceBWorkers === "unset" ? "" : `workers = ${sluiceBWorkers === "auto" ? '"auto"' : sluiceBWorkers}\n`) +
+    (flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : ""),
   sluiceApp:
-    (flags["allow-list"] ? `allow = ${JSON.stringify(ALLOW_LIST)}\n` : "") + (sendProxy !== undefined ? `send_proxy = "${sendProxy}"\n` : ""),
+    (flags["allow-list"] ? `allow = ${JSON.stringify(ALLOW_LIST)}\n` : "") +
+    (flags["defer-accept"] ? "defer_accept = true\n" : "") + (sendProxy !== undefined ? `send_proxy = "${sendProxy}"\n` : ""),
   sluiceTail: flags["access-log"] ? `\n[log]\naccess = true\n` : "",
   sendProxy,
   haproxyThreads,
@@ -234,7 +255,8 @@ const header = [
   `## sluice benchmark, ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC${quick ? " (--quick)" : ""}`,
   "",
   `- machine: ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB, ${machine.kernel}, fd limit ${machine.fdLimit}`,
-  `- tools: bun ${t.bun}` + (t.sluice ? `, sluice ${t.sluice}` : "") +
+  `- tools: bun ${t.bun}` + (t.sluice ? `, sluice ${t.sluice} (workers ${sluiceWorkers})` : "") +
+    (peers.includes("sluice-b") ? `, sluice-b ${flags["sluice-b"]} (workers ${sluiceBWorkers})` : "") +
     (t.haproxy ? `, HAProxy ${t.haproxy} (mode tcp, nbthread ${haproxyThreads})` : "") +
     (t.nginx ? `, NGINX ${t.nginx} (stream, worker_processes ${nginxWorkers})` : "") +
     (t.iperf3 ? `, iperf3 ${t.iperf3}` : "") + (t.wrk ? `, wrk ${t.wrk}` : "") + (t.redis ? `, redis ${t.redis}` : ""),
@@ -244,6 +266,7 @@ const header = [
     (settings.warmup ? ", 1 s warm-up before each measured run" : ", no warm-up") +
     (pin ? `; pinned: each proxy on CPU ${pinning.proxy} (taskset), load tools and backends on CPU ${pinning.rest}` : "") +
     (flags["access-log"] ? "; sluice with the access log on ([log] access = true, text, to a file)" : "") +
+    (flags["defer-accept"] ? "; sluice with defer_accept = true" : "") +
     (flags["allow-list"] ? `; sluice with an allow list of ${ALLOW_LIST.length} CIDRs (the matching one last)` : "") +
     (sendProxy !== undefined ? `; PROXY ${sendProxy} header to the backend (nginx listen … proxy_protocol)${sendProxy === "v2" ? ", not from NGINX stream (v1 only)" : ""}` : ""),
 ];
@@ -263,8 +286,11 @@ writeJson(jsonPath, {
     settings,
     haproxyThreads,
     nginxWorkers,
+    sluiceWorkers,
+    sluiceB: peers.includes("sluice-b") ? { bin: flags["sluice-b"], workers: sluiceBWorkers } : undefined,
     accessLog: flags["access-log"],
     allowList: flags["allow-list"],
+    deferAccept: flags["defer-accept"],
     sendProxy: sendProxy ?? "none",
   },
   rows,

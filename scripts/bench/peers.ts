@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { freePort, HOST, waitForPort } from "./net.ts";
 import { spawn, stop, type Proc } from "./proc.ts";
 
-export const PEERS = ["direct", "sluice", "haproxy", "nginx"] as const;
+/** "sluice-b" is a second sluice measured in the same rounds (another build, or other workers); only with --sluice-b. */
+export const PEERS = ["direct", "sluice", "sluice-b", "haproxy", "nginx"] as const;
 export type PeerName = (typeof PEERS)[number];
 
 export interface PeerOptions {
@@ -18,6 +19,9 @@ export interface PeerOptions {
   sluiceBin: string;
   /** top-level lines added to sluice's config (e.g. buffer_size). */
   sluiceTop?: string;
+  /** the "sluice-b" peer: its binary and its own top-level lines (workers). */
+  sluiceBBin?: string;
+  sluiceBTop?: string;
   /** keys added to sluice's app table (e.g. allow, send_proxy). */
   sluiceApp?: string;
   /** tables appended to sluice's config (e.g. [log] access = true). */
@@ -88,6 +92,12 @@ function command(name: Exclude<PeerName, "direct">, port: number, backend: numbe
         opts.sluiceBin,
         "-c",
         conf("sluice.toml", (opts.sluiceTop ?? "") + sluiceToml(port, backend) + (opts.sluiceApp ?? "") + (opts.sluiceTail ?? "")),
+      ];
+    case "sluice-b":
+      return [
+        opts.sluiceBBin!,
+        "-c",
+        conf("sluice-b.toml", (opts.sluiceBTop ?? "") + sluiceToml(port, backend) + (opts.sluiceApp ?? "") + (opts.sluiceTail ?? "")),
       ];
     case "haproxy":
       // -db: stay in the foreground, so the PID we hold is HAProxy itself.

@@ -38,6 +38,10 @@ const fail = (msg: string): never => {
 };
 
 
+/** RELEASE_FLAGS: what a release build adds to package.json's build; DEBUG_MARK is a string only the debug hooks contain. */
+const RELEASE_FLAGS = ["--define", "SLUICE_RELEASE=true", "--minify-syntax"];
+const DEBUG_MARK = "injected crash (debug hook)";
+
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 const sums: string[] = [];
@@ -45,7 +49,8 @@ const rows: string[] = [];
 for (const b of BUILDS) {
   const file = `sluice-${pkg.version}-${b.name}`;
   const path = join(OUT, file);
-  const r = Bun.spawnSync(buildCommand(ROOT, { outfile: path, extra: [`--target=${b.target}`] }), {
+  // SLUICE_RELEASE drops the test-only fault injection (src/debug.ts); the guard below checks it is gone.
+  const r = Bun.spawnSync(buildCommand(ROOT, { outfile: path, extra: [`--target=${b.target}`, ...RELEASE_FLAGS] }), {
     cwd: ROOT,
     stdout: "inherit",
     stderr: "inherit",
@@ -57,6 +62,7 @@ for (const b of BUILDS) {
   if (elf.interpreter !== b.loader) fail(`${file}: loader is ${elf.interpreter}, expected ${b.loader}`);
   // Guard: a stripped binary has lost what makes it sluice; never ship one.
   if (!elf.hasSymtab) fail(`${file} is stripped: it would run as plain Bun; rebuild it and do not strip`);
+  if (bytes.includes(DEBUG_MARK)) fail(`${file} still has the debug hooks (${DEBUG_MARK}): SLUICE_RELEASE was not applied`);
   const sha = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   sums.push(`${sha}  ${file}`);
   rows.push(`| ${file} | ${(statSync(path).size / 1e6).toFixed(1)} MB | ${elf.machine} | ${elf.interpreter} |`);

@@ -231,6 +231,7 @@ function resolve(doc: TomlDoc): Config {
       maxConnectionsPerClient: app.max_connections_per_client,
       sendProxy: app.send_proxy,
       acceptProxy: app.accept_proxy,
+      deferAccept: app.defer_accept,
       routes: app.routes.map((r) => ({ sni: r.sni, targets: r.targets, balancer: r.balancer ?? app.balancer ?? d.balancer })),
     })),
   };

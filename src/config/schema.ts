@@ -391,6 +391,7 @@ export const TomlDocSchema = table({
       max_connections_per_client: v.optional(intIn(0, MAX_CONNECTIONS), 0),
       send_proxy: v.optional(oneOf(SEND_PROXY), "none"),
       accept_proxy: v.optional(flag, false),
+      defer_accept: v.optional(flag, false),
       health: v.optional(table(healthEntries)),
       routes: v.optional(
         v.array(

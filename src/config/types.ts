@@ -84,6 +84,8 @@ export interface AppConfig {
   maxConnectionsPerClient: number;
   sendProxy: SendProxy;
   acceptProxy: boolean;
+  /** accept a client only once it has sent data (TCP_DEFER_ACCEPT): for protocols where the client speaks first. */
+  deferAccept: boolean;
   /** TLS passthrough routes by server name; empty: none. */
   routes: RouteConfig[];
 }

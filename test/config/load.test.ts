@@ -76,6 +76,7 @@ describe("valid configs", () => {
           maxConnectionsPerClient: 0,
           sendProxy: "none",
           acceptProxy: false,
+          deferAccept: false,
           routes: [],
         },
       ],

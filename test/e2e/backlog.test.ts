@@ -8,7 +8,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
-import { freePort, nameBackend, withTimeout } from "../helpers/net.ts";
+import { connect, echoBackend, freePort, nameBackend, withTimeout } from "../helpers/net.ts";
 import { appToml, startSluice } from "../helpers/sluice.ts";
 
 const somaxconn = Number(readFileSync("/proc/sys/net/core/somaxconn", "utf8"));
@@ -58,3 +58,29 @@ test(`a burst of ${BURST} connections while sluice cannot accept all get through
     for (const s of sockets) s.destroy();
   }
 }, 40_000);
+
+for (const defer of [true, false]) {
+  test(`defer_accept = ${defer}: a client that has sent nothing is ${defer ? "not accepted yet" : "accepted at once"}`, async () => {
+    using e = echoBackend();
+    const [port, admin] = [freePort(), freePort()];
+    // One worker, so that the kernel's accept queue is one FIFO and the order below is certain.
+    await using sl = await startSluice(
+      `bind = "127.0.0.1"\nworkers = 1\nwatch = false\n[health]\ninterval = "1h"\n[admin]\nlisten = "127.0.0.1:${admin}"\n` +
+        appToml("a", [port], [`127.0.0.1:${e.port}`], `defer_accept = ${defer}\n`),
+      { adminPort: admin },
+    );
+    // The silent client's handshake completes either way: the kernel answers it.
+    const silent = await connect(port);
+    const talker = await connect(port);
+    talker.writer.write(Buffer.from("hi"));
+    await withTimeout(talker.waitFor(2), 5000, "the talker's echo");
+    // Accepted in order: without defer the silent client was accepted before the talker; with it, not at all yet.
+    expect((await sl.status()).connections.active).toBe(defer ? 1 : 2);
+    silent.writer.write(Buffer.from("late"));
+    await withTimeout(silent.waitFor(4), 5000, "the silent client's echo once it speaks");
+    expect(silent.received().toString()).toBe("late");
+    expect((await sl.status()).connections.active).toBe(2);
+    silent.socket.end();
+    talker.socket.end();
+  });
+}
