@@ -23,7 +23,7 @@
 export const MAX_WORKERS = 64;
 /** MAX_APPS and MAX_TARGETS are the slots the board holds over the process' life (names and addresses ever seen). */
 export const MAX_APPS = 256;
-export const MAX_TARGETS = 4096;
+export const MAX_TARGETS = 16384;
 
 /** Gauges (Int32, atomic) and the row fields that mirror them, per kind of cell. */
 export const G = { ACTIVE: 0, ABANDONED: 1, LOG_DROPPED: 2 } as const;

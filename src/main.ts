@@ -7,6 +7,7 @@ import { parseArgs, USAGE, type CliOptions } from "./cli.ts";
 import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
 import { ConfigError, describeError as describe } from "./errors.ts";
+import { startAdmin } from "./admin.ts";
 import { bindProblem } from "./listener.ts";
 import { Board, Directory, MAX_WORKERS } from "./board.ts";
 import { LocalClientCounts, SharedClientCounts } from "./client-counts.ts";
@@ -78,6 +79,8 @@ async function main(): Promise<void> {
   const runtime = new Runtime(log, {
     configPath: opts.config,
     fdLimit,
+    load: loadConfig,
+    startAdmin,
     board,
     directory,
     clients,

@@ -9,13 +9,12 @@
  * sessions never notice a reload.
  */
 import type { Server } from "bun";
-import { startAdmin, type AdminHost, type ReloadOutcome } from "./admin.ts";
+import type { AdminHost, ReloadOutcome } from "./admin.ts";
 import { App, type Shared, type Tidings } from "./app.ts";
 import { Board, Directory, G } from "./board.ts";
 import { LocalClientCounts, type ClientCounts } from "./client-counts.ts";
 import { droppedLines } from "./log.ts";
 import type { WorkerInfo } from "./workers.ts";
-import { loadConfig } from "./config/load.ts";
 import type { AppConfig, Config } from "./config/types.ts";
 import { describeErrorLine, SluiceError } from "./errors.ts";
 import { MAX_PROBES_IN_FLIGHT } from "./health/budget.ts";
@@ -52,8 +51,14 @@ export interface RuntimeOptions {
   configPath: string;
   /** the fd limit that sizes the connection cap when the config sets none (see readFdLimit). */
   fdLimit: number | undefined;
-  /** reads the config file; loadConfig unless a test injects another. */
+  /**
+   * reads the config file for a reload (loadConfig), and starts the admin
+   * API (startAdmin). Injected rather than imported, so that a worker
+   * thread, which does neither, never loads the config schema or the admin
+   * server: each costs start-up time and memory in every thread.
+   */
   load?: (path: string) => Promise<Config>;
+  startAdmin?: (endpoint: NonNullable<Config["admin"]>, host: AdminHost) => Server<undefined>;
   /** told of each config a reload applied (the file watch and log settings follow it). */
   onApplied?: (config: Config) => void;
   /**
@@ -188,7 +193,7 @@ export class Runtime implements AdminHost {
     let admin: Server<undefined> | undefined;
     try {
       for (const o of plan.open) opened.push(new Listener(plan.bind, o.port, appNamed(o.app), this.#opts.reusePort));
-      if (plan.admin?.to !== undefined && this.owner) admin = startAdmin(next.admin!, this);
+      if (plan.admin?.to !== undefined && this.owner && this.#opts.startAdmin !== undefined) admin = this.#opts.startAdmin(next.admin!, this);
     } catch (e) {
       for (const l of opened) l.stop();
       void admin?.stop(true);
@@ -258,7 +263,8 @@ export class Runtime implements AdminHost {
     if (this.draining) return { ok: false, message: `reload (${trigger}) ignored: shutting down` };
     let plan: Plan;
     try {
-      const next = await (this.#opts.load ?? loadConfig)(path);
+      if (this.#opts.load === undefined) throw new SluiceError("USAGE", "this runtime cannot read config files");
+      const next = await this.#opts.load(path);
       plan = diff(this.config, next);
       this.log.debug(`reload plan: ${JSON.stringify(plan, (k, v) => (k === "create" || k === "update" ? v.map((a: AppConfig) => a.name) : v))}`);
       this.apply(plan, next);

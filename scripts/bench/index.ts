@@ -38,7 +38,7 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --sluice-b-workers N  sluice-b's workers: a number, auto, or unset for a build older than workers (default 1)
   --buffer-size SIZE    sluice's buffer_size, e.g. 64KiB (default: sluice's own), to measure the trade-off
   --access-log          run sluice with [log] access = true (one line per connection, to its stderr log file)
-  --defer-accept        run sluice with defer_accept = true (only sluice: HAProxy and NGINX keep their defaults)
+  --defer-accept        run sluice with defer_accept = true (not sluice-b, HAProxy or NGINX: they keep their defaults)
   --allow-list          run sluice with an allow list of ${ALLOW_LIST.length} CIDRs, the one that admits 127.0.0.1 last
   --send-proxy v1|v2    proxies write a PROXY header to the backend (sluice send_proxy, HAProxy send-proxy[-v2],
                         NGINX proxy_protocol with v1 only); only the workloads on the http backend run`;
@@ -166,6 +166,7 @@ const peerOptions: PeerOptions = {
   sluiceBTop:
     (sluiceBWorkers === "unset" ? "" : `workers = ${sluiceBWorkers === "auto" ? '"auto"' : sluiceBWorkers}\n`) +
     (flags["buffer-size"] ? `buffer_size = ${JSON.stringify(flags["buffer-size"])}\n` : ""),
+  sluiceBApp: (flags["allow-list"] ? `allow = ${JSON.stringify(ALLOW_LIST)}\n` : "") + (sendProxy !== undefined ? `send_proxy = "${sendProxy}"\n` : ""),
   sluiceApp:
     (flags["allow-list"] ? `allow = ${JSON.stringify(ALLOW_LIST)}\n` : "") +
     (flags["defer-accept"] ? "defer_accept = true\n" : "") + (sendProxy !== undefined ? `send_proxy = "${sendProxy}"\n` : ""),

@@ -22,6 +22,8 @@ export interface PeerOptions {
   /** the "sluice-b" peer: its binary and its own top-level lines (workers). */
   sluiceBBin?: string;
   sluiceBTop?: string;
+  /** sluice-b's app keys: sluiceApp without the options under test (defer_accept). */
+  sluiceBApp?: string;
   /** keys added to sluice's app table (e.g. allow, send_proxy). */
   sluiceApp?: string;
   /** tables appended to sluice's config (e.g. [log] access = true). */
@@ -97,7 +99,7 @@ function command(name: Exclude<PeerName, "direct">, port: number, backend: numbe
       return [
         opts.sluiceBBin!,
         "-c",
-        conf("sluice-b.toml", (opts.sluiceBTop ?? "") + sluiceToml(port, backend) + (opts.sluiceApp ?? "") + (opts.sluiceTail ?? "")),
+        conf("sluice-b.toml", (opts.sluiceBTop ?? "") + sluiceToml(port, backend) + (opts.sluiceBApp ?? "") + (opts.sluiceTail ?? "")),
       ];
     case "haproxy":
       // -db: stay in the foreground, so the PID we hold is HAProxy itself.
