@@ -71,13 +71,16 @@ const ROUTES: Readonly<Record<string, Partial<Record<Method, Handler>>>> = {
   "/reload": { POST: reload },
   "/apps/:app/targets/:address/drain": { POST: (host, p) => setEnabled(host, p, false) },
   "/apps/:app/targets/:address/enable": { POST: (host, p) => setEnabled(host, p, true) },
-  ...(debugHooks ? { "/debug/workers/:n/crash": { POST: crashWorker } } : {}),
+  ...(typeof SLUICE_RELEASE === "undefined" && debugHooks
+    ? {
+        // The debug hook of src/debug.ts: 202 once the fault is sent, 404 for no such worker.
+        "/debug/workers/:n/crash": {
+          POST: (host: AdminHost, p: Readonly<Record<string, string>>) =>
+            host.crashWorker?.(Number(p.n)) ? text(202, `worker ${p.n} told to crash\n`) : text(404, `no worker ${p.n}\n`),
+        },
+      }
+    : {}),
 };
-
-/** crashWorker is the debug hook of src/debug.ts: 202 once the fault is sent, 404 for no such worker. */
-function crashWorker(host: AdminHost, p: Readonly<Record<string, string>>): Response {
-  return host.crashWorker?.(Number(p.n)) ? text(202, `worker ${p.n} told to crash\n`) : text(404, `no worker ${p.n}\n`);
-}
 
 /** API_METHODS are the methods some path takes: another method is 405 on any path, a known one 404 on an unknown path. */
 const API_METHODS = "GET, HEAD, POST";

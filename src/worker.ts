@@ -65,7 +65,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       void runtime?.shutdown(m.delayMs, m.timeoutMs).then((forced) => send({ type: "bye", forced }));
       return;
     case "crash":
-      if (debugHooks) {
+      if (typeof SLUICE_RELEASE === "undefined" && debugHooks) {
         setTimeout(() => {
           throw new Error("injected crash (debug hook)");
         });

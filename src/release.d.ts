@@ -1,0 +1,2 @@
+/** Defined (true) by release builds only: `bun build --define SLUICE_RELEASE=true` (see src/debug.ts). */
+declare const SLUICE_RELEASE: true | undefined;
