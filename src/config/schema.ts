@@ -150,7 +150,11 @@ function intIn(min: number, max: number) {
 }
 
 /** workers is a thread count 1-64 or "auto" (the CPUs this process may use). */
-const workers = v.union([v.literal("auto"), intIn(1, MAX_WORKERS)], got(`"auto" or an integer 1-${MAX_WORKERS}`));
+const WORKERS = `"auto" or an integer 1-${MAX_WORKERS}`;
+const workers = v.union(
+  [v.literal("auto"), v.pipe(v.number(got(WORKERS)), v.check((n) => Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS, got(WORKERS)))],
+  got(WORKERS),
+);
 
 /** MAX_WEIGHT bounds a target's `weight`. */
 export const MAX_WEIGHT = 1000;

@@ -88,7 +88,8 @@ test("the queue: waiting clients get slots in arrival order, and time out with r
   using a = nameBackend("A");
   const [port, admin] = [freePort(), freePort()];
   const app = `[[apps]]\nname = "a"\nports = [${port}]\ntargets = [{ address = "127.0.0.1:${a.port}", max_connections = 2 }]\nqueue_timeout = "3s"\n`;
-  await using sl = await startSluice(head(admin) + app, { adminPort: admin });
+  // Arrival order is kept within a worker thread (README, "Queue"): one worker, so all four are in one queue.
+  await using sl = await startSluice(head(admin, "workers = 1\n") + app, { adminPort: admin });
   const first = [await held(port), await held(port)];
   // Two more wait, in this order.
   const third = await connect(port);

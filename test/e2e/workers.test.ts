@@ -224,4 +224,61 @@ describe("workers = 2", () => {
     expect(again.workers!.every((w) => w.active > 0)).toBe(true);
     expect(sl.output()).toMatch(/worker\/1\] crashed, resetting its \d+ open connections: Error: injected crash/);
   }, 30_000);
+
+  test("--workers overrides the config's workers", async () => {
+    using b = echoBackend();
+    const [port, admin] = [freePort(), freePort()];
+    const sl = await startSluice(header(admin) + appToml("echo", [port], [`127.0.0.1:${b.port}`]), {
+      adminPort: admin,
+      wrap: (argv) => [...argv, "--workers", "1"],
+    });
+    cleanup.push(() => sl[Symbol.asyncDispose]());
+    expect(sl.output()).toContain(", 1 worker, ");
+    // One worker: no workers block, and the port is not shared (a plain bind).
+    expect((await sl.status()).workers).toBeUndefined();
+  });
 });
+
+test("workers = 2: queued clients in both threads are all served as places free up, the cap is never passed, nothing is lost", async () => {
+  const [port, admin] = [freePort(), freePort()];
+  // A backend that counts its open connections: the cap of 3 must hold across both threads.
+  let open = 0;
+  let most = 0;
+  const target = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open() {
+        most = Math.max(most, ++open);
+      },
+      data: (s, d) => void s.write(d),
+      end: (s) => void s.end(),
+      close() {
+        open--;
+      },
+    },
+  });
+  cleanup.push(() => target.stop(true));
+  const sl = await start(
+    header(admin) + `[[apps]]\nname = "q"\nports = [${port}]\ntargets = [{ address = "127.0.0.1:${target.port}", max_connections = 3 }]\nqueue_timeout = "10s"\n`,
+    admin,
+  );
+  // 20 clients at once: 3 served, 17 queued over both threads; each sends its name, waits for the echo, and ends.
+  const clients = await Promise.all(Array.from({ length: 20 }, () => connect(port)));
+  for (const c of clients) cleanup.push(() => c.socket.terminate());
+  await poll(() => sl.status(), (s) => s.apps[0]!.queued === 17, 5000, "17 clients queued");
+  // Both threads hold clients (all 20 on one would be a 1 in 500,000 hash).
+  expect((await sl.status()).workers!.every((w) => w.active > 0)).toBe(true);
+  await Promise.all(
+    clients.map(async (c, i) => {
+      const msg = `client ${i}`;
+      c.writer.write(Buffer.from(msg));
+      await withTimeout(c.waitFor(msg.length), 10_000, `echo ${i}`);
+      expect(c.received().toString()).toBe(msg);
+      c.socket.end();
+    }),
+  );
+  expect(most).toBe(3);
+  const s = await poll(() => sl.status(), (x) => x.connections.active === 0, 5000, "all closed");
+  expect(s.apps[0]!.queued).toBe(0);
+}, 30_000);

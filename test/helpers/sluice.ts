@@ -34,6 +34,7 @@ export interface StatusDoc {
     ports: number[];
     balancer: string;
     active: number;
+    queued?: number;
     retired?: boolean;
     targets: { address: string; healthy: boolean; active: number; total: number; connect_errors: number; last_error?: string }[];
   }[];

@@ -37,6 +37,9 @@ describe("parseArgs accepts", () => {
     [["--log-format", "json"], { logFormat: "json" }],
     [["--log-format=text"], { logFormat: "text" }],
     [["--log-format", "json", "--log-level", "debug"], { logFormat: "json", logLevel: "debug" }],
+    [["--workers", "4"], { workers: 4 }],
+    [["--workers=auto"], { workers: "auto" }],
+    [["--workers", "64"], { workers: 64 }],
     [["-c", "--check"], { config: "--check" }], // a flag's value is taken as is, like getopt
     [
       ["--check", "--log-level", "debug", "--config", "c.toml", "-h", "-v"],
@@ -63,6 +66,11 @@ describe("parseArgs rejects with USAGE", () => {
     [["--log-format"], "--log-format without a value"],
     [["--log-format", "logfmt"], "an unknown format"],
     [["--log-format", "JSON"], "a format in capitals"],
+    [["--workers", "0"], "no workers"],
+    [["--workers", "65"], "more workers than the board has rows"],
+    [["--workers", "2.5"], "a fraction of a worker"],
+    [["--workers", "AUTO"], "auto in capitals"],
+    [["--workers"], "--workers without a value"],
     [["--frobnicate"], "an unknown long flag"],
     [["-x"], "an unknown short flag"],
     [["config.toml"], "a positional argument"],

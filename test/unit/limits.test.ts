@@ -104,3 +104,15 @@ describe("appCap", () => {
     expect(appCap(1, 50, undefined)).toBe(1);
   });
 });
+
+describe("fdPlan with workers", () => {
+  test("each worker holds its own listener per port: the reserve grows with workers", async () => {
+    const { fdPlan } = await import("../../src/runtime.ts");
+    const { parseConfig } = await import("../../src/config/load.ts");
+    const config = parseConfig({ apps: [{ name: "a", ports: [1, 2, 3, 4], targets: ["127.0.0.1:9"] }] });
+    const one = fdPlan(config, 1000, 1);
+    const eight = fdPlan(config, 1000, 8);
+    expect(eight.reserved - one.reserved).toBe(7 * 4);
+    expect(one.cap - eight.cap).toBe(14);
+  });
+});

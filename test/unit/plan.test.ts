@@ -95,6 +95,12 @@ describe("diff", () => {
     expect(diff(undefined, config([a([1])], { bind: "127.0.0.2" })).bind).toBe("127.0.0.2");
   });
 
+  test("workers is read at start only: a reload that changes it leaves a note", () => {
+    const p = diff(config([a([1])], { workers: 2 }), config([a([1])], { workers: 4 }));
+    expect(p.notes).toEqual(["workers stays as started until restart (config says 4)"]);
+    expect(changesNothing(diff(config([a([1])], { workers: "auto" }), config([a([1])], { workers: "auto" })))).toBe(true);
+  });
+
   test("diff reads its inputs and never changes them", () => {
     const before = config([a([1, 2]), b([3])]);
     const after = config([a([1]), b([2])]);
