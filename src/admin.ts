@@ -40,8 +40,8 @@ export interface AdminHost extends ProxyView {
   readonly adminToken: string | undefined;
   /** the admin listener is on a loopback address. */
   readonly adminLoopback: boolean;
-  /** injects a fault into a worker thread (debug builds only). */
-  readonly crashWorker?: ((index: number) => boolean) | undefined;
+  /** makes a worker thread crash or hang (debug builds only). */
+  readonly injectFault?: ((index: number, fault: "crash" | "hang") => boolean) | undefined;
 }
 
 /**
@@ -73,10 +73,14 @@ const ROUTES: Readonly<Record<string, Partial<Record<Method, Handler>>>> = {
   "/apps/:app/targets/:address/enable": { POST: (host, p) => setEnabled(host, p, true) },
   ...(typeof SLUICE_RELEASE === "undefined" && debugHooks
     ? {
-        // The debug hook of src/debug.ts: 202 once the fault is sent, 404 for no such worker.
+        // The debug hooks of src/debug.ts: 202 once the fault is sent, 404 for no such worker.
         "/debug/workers/:n/crash": {
           POST: (host: AdminHost, p: Readonly<Record<string, string>>) =>
-            host.crashWorker?.(Number(p.n)) ? text(202, `worker ${p.n} told to crash\n`) : text(404, `no worker ${p.n}\n`),
+            host.injectFault?.(Number(p.n), "crash") ? text(202, `worker ${p.n} told to crash\n`) : text(404, `no worker ${p.n}\n`),
+        },
+        "/debug/workers/:n/hang": {
+          POST: (host: AdminHost, p: Readonly<Record<string, string>>) =>
+            host.injectFault?.(Number(p.n), "hang") ? text(202, `worker ${p.n} told to hang\n`) : text(404, `no worker ${p.n}\n`),
         },
       }
     : {}),

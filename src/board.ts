@@ -26,7 +26,8 @@ export const MAX_APPS = 256;
 export const MAX_TARGETS = 16384;
 
 /** Gauges (Int32, atomic) and the row fields that mirror them, per kind of cell. */
-export const G = { ACTIVE: 0, ABANDONED: 1, LOG_DROPPED: 2 } as const;
+/** HEARTBEAT is bumped by each worker every second; the main thread's watchdog reads it (src/workers.ts). */
+export const G = { ACTIVE: 0, ABANDONED: 1, LOG_DROPPED: 2, HEARTBEAT: 3 } as const;
 const G_GAUGES = 2;
 const G_FIELDS = 4;
 export const A = { SESSIONS: 0, QUEUED: 1, ACCEPTED: 2, REJECTED: 3, FAILED: 4, LOCAL_ERRORS: 5, BYTES_UP: 6, BYTES_DOWN: 7, CLOSED_BY: 8, HISTOGRAM: 20 } as const;

@@ -1,8 +1,9 @@
 /**
  * @module debug: fault injection for tests, never in a release.
  *
- * The one hook: POST /debug/workers/{n}/crash makes worker thread n throw
- * from a timer, as a bug would, to show the others survive it. It is on only
+ * The hooks: POST /debug/workers/{n}/crash makes worker thread n throw from
+ * a timer, as a bug would, and POST /debug/workers/{n}/hang makes its loop
+ * spin for ever, to show that the others survive and that it is replaced. It is on only
  * with SLUICE_DEBUG_HOOKS=1 in the environment. Release builds define
  * SLUICE_RELEASE (scripts/release) and every use site tests it first, as
  * `typeof SLUICE_RELEASE === "undefined" && debugHooks`: the bundler folds

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   if (count > 1) {
     workers = new Workers({ count, board, directory, clients: clients as SharedClientCounts, runtime, log, configPath: opts.config, fdLimit, logSettings: () => logSettingsOf(runtime.config?.log, opts) });
     runtime.workerInfo = () => workers!.info();
-    runtime.crashWorker = (i) => workers!.crash(i);
+    runtime.injectFault = (i, fault) => workers!.inject(i, fault);
     try {
       await workers.start();
     } catch (e) {

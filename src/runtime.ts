@@ -15,6 +15,7 @@ import { Board, Directory, G } from "./board.ts";
 import { LocalClientCounts, type ClientCounts } from "./client-counts.ts";
 import { droppedLines } from "./log.ts";
 import type { WorkerInfo } from "./workers.ts";
+import type { Fault } from "./worker-protocol.ts";
 import type { AppConfig, Config } from "./config/types.ts";
 import { describeErrorLine, SluiceError } from "./errors.ts";
 import { MAX_PROBES_IN_FLIGHT } from "./health/budget.ts";
@@ -158,8 +159,8 @@ export class Runtime implements AdminHost {
 
   /** the worker threads, for /status; set by the main thread when it runs more than one. */
   workerInfo: (() => WorkerInfo[]) | undefined;
-  /** injects a fault into a worker thread (debug builds: see debugHooks). */
-  crashWorker: ((index: number) => boolean) | undefined;
+  /** makes a worker thread crash or hang (debug builds: see src/debug.ts). */
+  injectFault: ((index: number, fault: Fault) => boolean) | undefined;
 
   /** log lines dropped by every thread (the others put theirs on the board). */
   get logDropped(): number {

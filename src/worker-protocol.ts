@@ -30,8 +30,11 @@ export type ToWorker =
   | { type: "apply"; config: Config; directory: DirectoryEntries; log: Partial<LogSettings> }
   | { type: "tidings"; news: Tidings; directory?: DirectoryEntries }
   | { type: "shutdown"; delayMs: number; timeoutMs: number }
-  /** a debug build's injected fault (see debugHooks): the worker throws from a timer. */
-  | { type: "crash" };
+  /** a debug build's injected fault (see src/debug.ts): the worker throws from a timer, or its loop spins for ever. */
+  | { type: "fault"; fault: Fault };
+
+/** Fault: what the debug hook can make a worker do. */
+export type Fault = "crash" | "hang";
 
 /** FromWorker: what a worker sends the main thread. */
 export type FromWorker =

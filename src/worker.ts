@@ -17,6 +17,9 @@ import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
 declare const self: Worker;
 
+/** HEARTBEAT_MS: how often a worker shows the main thread that its loop runs. */
+const HEARTBEAT_MS = 1000;
+
 function send(m: FromWorker): void {
   self.postMessage(m);
 }
@@ -64,10 +67,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case "shutdown":
       void runtime?.shutdown(m.delayMs, m.timeoutMs).then((forced) => send({ type: "bye", forced }));
       return;
-    case "crash":
+    case "fault":
       if (typeof SLUICE_RELEASE === "undefined" && debugHooks) {
         setTimeout(() => {
-          throw new Error("injected crash (debug hook)");
+          if (m.fault === "crash") throw new Error("injected crash (debug hook)");
+          // A stuck loop: only the main thread's watchdog can end it.
+          for (;;);
         });
       }
       return;
@@ -97,7 +102,9 @@ function start(m: Extract<ToWorker, { type: "start" }>): void {
     return;
   }
   for (const [app, known] of m.known) runtime.hear({ kind: "targets", app, known });
-  const drops = board.process;
-  tallyDrops((n) => drops.add(G.LOG_DROPPED, n));
+  const me = board.process;
+  tallyDrops((n) => me.add(G.LOG_DROPPED, n));
+  // The watchdog in the main thread sees this thread's loop turn by this count (src/workers.ts).
+  setInterval(() => me.add(G.HEARTBEAT, 1), HEARTBEAT_MS);
   send({ type: "ready" });
 }

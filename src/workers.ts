@@ -13,12 +13,19 @@ import type { Config } from "./config/types.ts";
 import { SluiceError } from "./errors.ts";
 import type { Logger, LogSettings } from "./log.ts";
 import type { Runtime } from "./runtime.ts";
-import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+import type { Fault, FromWorker, ToWorker } from "./worker-protocol.ts";
 
 /** START_TIMEOUT_MS bounds how long a worker may take to bind its ports and say it is ready. */
 const START_TIMEOUT_MS = 10_000;
 /** APPLY_TIMEOUT_MS bounds how long a reload waits for each worker to apply it; one that does not is replaced. */
 const APPLY_TIMEOUT_MS = 5_000;
+/**
+ * HANG_MS: a worker whose heartbeat (bumped every second by a timer in its
+ * loop) has not moved for this long has a stuck event loop: it accepts no
+ * more, while the kernel keeps handing it its share of new connections. It
+ * is stopped and replaced.
+ */
+const HANG_MS = 5_000;
 /** A worker that dies within STABLE_MS of its start is restarted after a growing pause (up to MAX_BACKOFF_MS). */
 const STABLE_MS = 5_000;
 const MAX_BACKOFF_MS = 30_000;
@@ -53,6 +60,11 @@ class Thread {
   bye: ((forced: number) => void) | undefined;
   /** set once the thread is gone (it died, or was stopped): nothing more is expected from it. */
   gone = false;
+  /** it said "ready": the watchdog watches it from then on. */
+  ready = false;
+  /** the heartbeat last seen, and when it last moved (Date.now()). */
+  beat = 0;
+  beatAt = Date.now();
 
   constructor(
     readonly index: number,
@@ -77,8 +89,11 @@ export class Workers {
     this.#opts = opts;
   }
 
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+
   /** start starts workers 1…count-1 and resolves when every one is listening; it throws if any cannot start. */
   async start(): Promise<void> {
+    this.#watchdog = setInterval(() => this.#checkHeartbeats(Date.now()), 1000);
     const started: Promise<void>[] = [];
     for (let i = 1; i < this.#opts.count; i++) started.push(this.#spawn(i, 0));
     const results = await Promise.allSettled(started);
@@ -104,6 +119,8 @@ export class Workers {
       switch (m.type) {
         case "ready":
           settle();
+          t.ready = true;
+          t.beatAt = Date.now();
           return resolve();
         case "failed":
           settle();
@@ -143,6 +160,33 @@ export class Workers {
     };
     worker.postMessage(start);
     return promise;
+  }
+
+  /**
+   * #checkHeartbeats stops a worker whose loop has not turned for HANG_MS,
+   * so that its listeners close and the kernel sends its share of new
+   * connections to the others. Nothing can run in that thread to close its
+   * sessions, and Bun does not close a stuck thread's sockets when it stops
+   * it (docs/BUN-SOCKETS.md): they stay open, idle, until the process
+   * exits, and the log says so.
+   */
+  #checkHeartbeats(now: number): void {
+    if (this.#stopping) return;
+    for (const t of this.#threads.values()) {
+      if (!t.ready || t.gone) continue;
+      const beat = this.#opts.board.as(t.index).process.mine(G.HEARTBEAT);
+      if (beat !== t.beat) {
+        t.beat = beat;
+        t.beatAt = now;
+      } else if (now - t.beatAt >= HANG_MS) {
+        const open = this.#opts.board.as(t.index).process.mine(G.ACTIVE);
+        this.#opts.log.error(
+          `worker ${t.index} has not run for ${Math.round((now - t.beatAt) / 1000)} s (its event loop is stuck): stopping it and starting another; its ${open} open connections cannot be closed and stay idle until sluice restarts`,
+        );
+        t.ready = false;
+        t.worker.terminate();
+      }
+    }
   }
 
   /** #lost: a thread ended. Unless it was asked to, its gauges are reclaimed and it is replaced. */
@@ -230,6 +274,7 @@ export class Workers {
   /** stop ends every worker at once. */
   stop(): void {
     this.#stopping = true;
+    clearInterval(this.#watchdog);
     for (const t of this.#threads.values()) {
       t.gone = true;
       t.worker.terminate();
@@ -247,11 +292,11 @@ export class Workers {
   }
   readonly #started = new Date().toISOString();
 
-  /** crash injects a fault into worker `index` (debug builds only: see debugHooks); false when there is no such worker. */
-  crash(index: number): boolean {
+  /** inject makes worker `index` crash or hang (debug builds only: see src/debug.ts); false when there is no such worker. */
+  inject(index: number, fault: Fault): boolean {
     const t = this.#threads.get(index);
     if (t === undefined || t.gone) return false;
-    t.post({ type: "crash" });
+    t.post({ type: "fault", fault });
     return true;
   }
 }

@@ -20,7 +20,9 @@ const USAGE = `usage: bun scripts/chaos/index.ts [options]
   --clients N       stalled readers in "stalled" (default 100)
   --seed N          PRNG seed (default 1)
   --sluice PATH     the sluice binary to test (default dist/sluice)
-  --buffer-size S   buffer_size for sluice, e.g. 64KiB (default: sluice's own)`;
+  --buffer-size S   buffer_size for sluice, e.g. 64KiB (default: sluice's own)
+  --workers N       workers for sluice, a number or auto (default: sluice's own, auto)
+  --access-log      sluice writes an access line per connection (a truncated or corrupt stream is then shown with its line)`;
 
 const { values: f } = parseArgs({
   options: {
@@ -34,6 +36,8 @@ const { values: f } = parseArgs({
     seed: { type: "string", default: "1" },
     sluice: { type: "string" },
     "buffer-size": { type: "string" },
+    workers: { type: "string" },
+    "access-log": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -66,7 +70,11 @@ const rows = await runScenarios(only, {
   clients: int("clients", f.clients!),
   seed: int("seed", f.seed!, 0),
   binary: f.sluice ? resolve(f.sluice) : undefined,
-  top: f["buffer-size"] ? `buffer_size = ${JSON.stringify(f["buffer-size"])}` : undefined,
+  tables: f["access-log"] ? "[log]\naccess = true" : undefined,
+  top:
+    [f["buffer-size"] ? `buffer_size = ${JSON.stringify(f["buffer-size"])}` : "", f.workers ? `workers = ${f.workers === "auto" ? '"auto"' : int("workers", f.workers)}` : ""]
+      .filter(Boolean)
+      .join("\n") || undefined,
   log: (line) => console.error(`chaos: ${line}`),
 });
 console.log(markdown(rows));

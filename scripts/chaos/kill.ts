@@ -58,6 +58,14 @@ export async function targetKill(via: Via, s: Settings): Promise<Row> {
         ),
       );
       for (const o of outcomes) t[o]++;
+      // A lie is worth its details: the client port finds sluice's access line for it (with --access-log).
+      for (const [i, o] of outcomes.entries()) {
+        if (o !== "truncated" && o !== "corrupt") continue;
+        const st = await streams[i]!.catch(() => undefined);
+        const port = st?.sock.localPort;
+        const line = path.sluice?.output().split("\n").find((l) => port !== undefined && l.includes(`client=127.0.0.1:${port} `));
+        notes.push(`${o}: client port ${port}${line === undefined ? "" : `, sluice: ${line.slice(line.indexOf("connection"))}`}`);
+      }
       for (const st of streams) void st.then((x) => x.sock.terminate()).catch(() => {});
     } finally {
       target.kill("SIGKILL");

@@ -23,6 +23,8 @@ export interface Settings {
   binary?: string;
   /** top-level config lines for every sluice started, e.g. `buffer_size = "64KiB"`. */
   top?: string;
+  /** tables appended to every sluice config, e.g. `[log]` with access = true. */
+  tables?: string;
   /** progress lines go here. */
   log: (line: string) => void;
 }
@@ -59,7 +61,7 @@ export function config(port: number, adminPort: number, targets: number[], o: Sl
 
 /** open gives the path to targets on `targetPorts` (direct: the first one). */
 export async function open(via: Via, targetPorts: number[], s: Settings, o: SluiceOptions = {}): Promise<Path> {
-  o = { top: s.top, ...o };
+  o = { top: s.top, ...o, apps: [o.apps ?? "", s.tables ?? ""].join("\n") };
   if (via === "direct") {
     return { via, port: targetPorts[0]!, retarget: async () => {}, async [Symbol.asyncDispose]() {} };
   }

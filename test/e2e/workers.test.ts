@@ -225,6 +225,37 @@ describe("workers = 2", () => {
     expect(sl.output()).toMatch(/worker\/1\] crashed, resetting its \d+ open connections: Error: injected crash/);
   }, 30_000);
 
+  test("a worker whose event loop is stuck is stopped by the watchdog and replaced; the other thread's connections carry on", async () => {
+    using b = echoBackend();
+    const [port, admin] = [freePort(), freePort()];
+    const sl = await start(header(admin) + appToml("echo", [port], [`127.0.0.1:${b.port}`]), admin, { SLUICE_DEBUG_HOOKS: "1" });
+    const clients: Client[] = [];
+    for (let i = 0; i < 40; i++) clients.push(await connect(port));
+    for (const c of clients) cleanup.push(() => c.socket.terminate());
+    const before = await poll(() => sl.status(), (s) => s.connections.active === 40, 5000, "40 sessions");
+    const [w0, w1] = before.workers!;
+    expect(w0!.active > 0 && w1!.active > 0).toBe(true);
+
+    expect((await fetch(`http://127.0.0.1:${admin}/debug/workers/1/hang`, { method: "POST" })).status).toBe(202);
+    await sl.waitForOutput(/worker 1 has not run for \d+ s \(its event loop is stuck\)/, 15_000);
+    await sl.waitForOutput("worker 1 replaced", 10_000);
+    // Worker 0's clients still echo; the stuck worker's sessions are gone from every count.
+    let echoed = 0;
+    clients.forEach((c, i) => {
+      const msg = `on ${i}`;
+      c.writer.write(Buffer.from(msg));
+      void c.waitFor(msg.length).then(() => c.received().toString() === msg && echoed++);
+    });
+    await poll(async () => echoed, (n) => n === w0!.active, 5000, "worker 0's clients to echo");
+    expect((await sl.status()).connections.active).toBe(w0!.active);
+    const more: Client[] = [];
+    for (let i = 0; i < 40; i++) more.push(await connect(port));
+    for (const c of more) cleanup.push(() => c.socket.terminate());
+    const again = await poll(() => sl.status(), (x) => x.connections.active === w0!.active + 40, 5000, "40 more sessions");
+    expect(again.workers!.every((w) => w.active > 0)).toBe(true);
+    expect(again.workers![1]!.restarts).toBe(1);
+  }, 40_000);
+
   test("--workers overrides the config's workers", async () => {
     using b = echoBackend();
     const [port, admin] = [freePort(), freePort()];
