@@ -4,7 +4,7 @@
  */
 import type { Socket } from "bun";
 import { createBalancer } from "./balancer/index.ts";
-import { A, Board, cellStore, Directory, TURN, type Cell } from "./board.ts";
+import { A, cellStore, Directory, localAppCell, TURN, type Board, type Cell } from "./board.ts";
 import { Discovery, expand, systemResolver, type Resolver } from "./discovery.ts";
 import type { AppConfig, RouteConfig } from "./config/types.ts";
 import { Acl, clientIp, plainIp } from "./acl.ts";
@@ -23,6 +23,7 @@ import { RateLimitedLog } from "./rate-limit.ts";
 import { CLOSE_REASONS, Session, type CloseReason, type SessionHost } from "./session.ts";
 import type { Sweepable, Sweeper } from "./sweeper.ts";
 import { WaitQueue } from "./wait-queue.ts";
+import { endedByReset } from "./tcp-state.ts";
 
 /** Shared is what every app of one proxy (one worker thread) shares. */
 export interface Shared {
@@ -102,8 +103,9 @@ export class App implements SessionHost {
   readonly #bytesDown: { f64: Float64Array; at: number };
   readonly #slot: number;
   readonly #owner: boolean;
-  readonly #directory: Directory;
-  readonly #board: Board;
+  /** the shared board and its slots; undefined: this app's counts are its own (a unit test's app). */
+  readonly #directory: Directory | undefined;
+  readonly #board: Board | undefined;
   /** one limiter per kind of repeated line, so one flood never hides another. */
   readonly #warn = {
     resolve: this.#limiter(),
@@ -137,11 +139,11 @@ export class App implements SessionHost {
     this.config = config;
     this.log = logger(`app/${config.name}`);
     this.#owner = shared.owner ?? true;
-    this.#directory = shared.directory ?? new Directory();
-    this.#board = shared.board ?? Board.create(1);
+    this.#directory = shared.board === undefined ? undefined : (shared.directory ?? new Directory());
+    this.#board = shared.board;
     this.#clients = shared.clients ?? new LocalClientCounts();
-    this.#slot = this.#directory.app(config.name);
-    this.cell = this.#board.app(this.#slot);
+    this.#slot = this.#directory?.app(config.name) ?? -1;
+    this.cell = this.#board?.app(this.#slot) ?? localAppCell();
     this.connectDuration = new Histogram(CONNECT_BUCKETS_S, cellStore(this.cell, A.HISTOGRAM));
     this.#bytesUp = this.cell.counter(A.BYTES_UP);
     this.#bytesDown = this.cell.counter(A.BYTES_DOWN);
@@ -164,7 +166,8 @@ export class App implements SessionHost {
 
   /** #make binds the state of a new target address to its slot on the board. */
   #make = (e: Endpoint): TargetState => {
-    const slot = this.#directory.target(this.#slot, e.address);
+    if (this.#board === undefined) return new TargetState(e, undefined, this.#owner);
+    const slot = this.#directory!.target(this.#slot, e.address);
     if (slot < 0) this.#warn.internal.log(`no room left on the board for target ${e.address}: its counts are this worker's own`);
     return new TargetState(e, this.#board.target(slot), this.#owner);
   };
@@ -559,6 +562,10 @@ export class App implements SessionHost {
     } else {
       this.#warn.dial.log(`dial to ${target.address} failed: ${error}`);
     }
+  }
+
+  endedByReset(sock: object): boolean {
+    return endedByReset(sock);
   }
 
   dialing(s: Session, target: TargetState): void {

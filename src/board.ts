@@ -133,7 +133,8 @@ export class Cell {
 
   /** local is a cell of `words` Int32s (the first `gauges` of them gauges) and `fields` numbers that no other thread sees. */
   static local(words: number, fields: number, gauges = words): Cell {
-    return new Cell(new Int32Array(new SharedArrayBuffer(4 * words)), new Float64Array(fields), 0, 0, Math.min(gauges, fields));
+    // Atomics work on a plain Int32Array too, and a SharedArrayBuffer is far dearer to make.
+    return new Cell(new Int32Array(words), new Float64Array(fields), 0, 0, Math.min(gauges, fields));
   }
 
   /** level is gauge `k` summed over every worker. */
@@ -201,6 +202,11 @@ export class Cell {
       }
     }
   }
+}
+
+/** localAppCell is an app cell no other thread sees (an app without a board: unit tests). */
+export function localAppCell(): Cell {
+  return Cell.local(A_WORDS, A_FIELDS, A_GAUGES);
 }
 
 /** Store is where a Histogram keeps its numbers: a slice of a Cell, or a private array. */

@@ -39,10 +39,13 @@ export async function targetKill(via: Via, s: Settings): Promise<Row> {
         if (fdsBefore < 0) fdsBefore = fdCount(path.sluice.pid);
       }
       const streams: Promise<Stream>[] = [];
+      const ports: Promise<number | undefined>[] = [];
       const flowing: Promise<unknown>[] = [];
       for (let i = 0; i < s.concurrency; i++) {
         const st = dial(path.port, (x) => x.sender.endless(id++, 1 << 30));
         streams.push(st);
+        // Read now: Bun forgets a socket's local port once it is closed.
+        ports.push(st.then((x) => x.sock.localPort).catch(() => undefined));
         // A stream is in full flow once 64 KiB of reply came back (or it already ended).
         flowing.push(st.then((x) => poll(async () => x.end.rx.bytes >= 65536 || x.end.ending !== null, Boolean, 10_000, "reply bytes")).catch(() => {}));
       }
@@ -61,8 +64,7 @@ export async function targetKill(via: Via, s: Settings): Promise<Row> {
       // A lie is worth its details: the client port finds sluice's access line for it (with --access-log).
       for (const [i, o] of outcomes.entries()) {
         if (o !== "truncated" && o !== "corrupt") continue;
-        const st = await streams[i]!.catch(() => undefined);
-        const port = st?.sock.localPort;
+        const port = await ports[i];
         const line = path.sluice?.output().split("\n").find((l) => port !== undefined && l.includes(`client=127.0.0.1:${port} `));
         notes.push(`${o}: client port ${port}${line === undefined ? "" : `, sluice: ${line.slice(line.indexOf("connection"))}`}`);
       }

@@ -376,7 +376,7 @@ describe("App: a client waiting for a target (preface, queue), every event order
         n++;
       }
       expect(n).toBe(EVENTS.length ** 3);
-    });
+    }, 30_000);
 
     test(`${name}: 3,000 seeded random walks of 14 events`, () => {
       const rand = prng(name.length);

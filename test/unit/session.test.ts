@@ -216,7 +216,8 @@ describe("Session event orders (fake sockets)", () => {
       n += 2;
     }
     expect(n).toBe(2 * EVENTS.length ** 4);
-  });
+    // About 100,000 sessions: seconds on a loaded machine, so a longer bound than bun's default 5 s.
+  }, 30_000);
 
   test("20,000 seeded random walks of 12 events keep the invariant", () => {
     const rand = prng(6);
@@ -372,5 +373,47 @@ describe("Session idle timeout", () => {
     expect(s.sweep(s.lastActive + 1_001)).toBe(true);
     expect(s.reason).toBe("idle-timeout");
     expect(quiet.events).toEqual(["terminate"]);
+  });
+});
+
+describe("Session: an end on a socket the kernel says was reset (rule 4)", () => {
+  /** a rig whose host reports `resetPeers` as reset when Bun says they ended (their kernel state CLOSED). */
+  function resetRig(resetPeers: ("client" | "target")[]) {
+    const r = rig(1 << 16);
+    r.host.endedByReset = (sock) => resetPeers.includes((sock as FakePeer).name as "client" | "target");
+    r.s.upstreamOpen(r.host.attempts[0]!, r.up as unknown as Socket<Attempt>);
+    return r;
+  }
+
+  test("the target's end after a reset consumed on the way: the client is reset, never sent a FIN", () => {
+    const { s, down, up } = resetRig(["target"]);
+    s.fromUpstream(new Uint8Array([1, 2, 3]));
+    s.upstreamEnd();
+    expect([s.reason, down.log, up.log]).toEqual(["target-reset", ["terminate"], ["terminate"]]);
+    expect(down.written).toEqual([1, 2, 3]);
+  });
+
+  test("the client's end after a reset: the target is reset, never sent a FIN", () => {
+    const { s, down, up } = resetRig(["client"]);
+    s.fromDownstream(new Uint8Array([9]));
+    s.downstreamEnd();
+    expect([s.reason, up.log, down.log]).toEqual(["client-reset", ["terminate"], ["terminate"]]);
+  });
+
+  test("a real end (CLOSE_WAIT) is still passed on as a FIN, and the other way keeps flowing", () => {
+    const { s, down, up } = resetRig([]);
+    s.upstreamEnd();
+    expect([s.closed, down.log]).toEqual([false, ["shutdown"]]);
+    s.fromDownstream(new Uint8Array([7]));
+    expect(up.written).toEqual([7]);
+  });
+
+  test("after our own shutdown of a side, its state is not consulted (a finished FIN exchange is CLOSED too)", () => {
+    const { s, down, up } = resetRig(["target"]);
+    s.downstreamEnd();
+    // Our FIN went to the target: its end that follows is its answer, taken at its word.
+    expect(up.log).toEqual(["shutdown"]);
+    s.upstreamEnd();
+    expect([s.reason, down.log]).toEqual(["client-closed", ["close"]]);
   });
 });
