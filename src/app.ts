@@ -23,7 +23,6 @@ import { RateLimitedLog } from "./rate-limit.ts";
 import { CLOSE_REASONS, Session, type CloseReason, type SessionHost } from "./session.ts";
 import type { Sweepable, Sweeper } from "./sweeper.ts";
 import { WaitQueue } from "./wait-queue.ts";
-import { endedByReset } from "./tcp-state.ts";
 
 /** Shared is what every app of one proxy (one worker thread) shares. */
 export interface Shared {
@@ -562,10 +561,6 @@ export class App implements SessionHost {
     } else {
       this.#warn.dial.log(`dial to ${target.address} failed: ${error}`);
     }
-  }
-
-  endedByReset(sock: object): boolean {
-    return endedByReset(sock);
   }
 
   dialing(s: Session, target: TargetState): void {

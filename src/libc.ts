@@ -2,7 +2,6 @@
  * @module libc: the libc calls sluice makes through bun:ffi, for what Bun
  * has no API for: listen(2) again on a listening socket (a longer backlog,
  * src/backlog.ts), setsockopt(2) on it (TCP_DEFER_ACCEPT, src/backlog.ts),
- * getsockopt(2) TCP_INFO (a reset disguised as an end, src/tcp-state.ts)
  * and fcntl(2) (a non-blocking stderr, src/log-writer.ts). Loaded once, on first use: bun:ffi is not free at
  * start-up. Where FFI or libc cannot be loaded (another libc, a sandbox) the
  * answer is the reason, and callers keep Bun's own behaviour.
@@ -13,8 +12,6 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg: number): number;
   /** setsockopt with an int value. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
-  /** the TCP state of a socket (tcpi_state of TCP_INFO), or -1 when it cannot be read. */
-  tcpState(fd: number): number;
 }
 
 let loaded: Libc | string | undefined;
@@ -34,22 +31,14 @@ export function libc(): Libc | string {
           listen: { args: [i32, i32], returns: i32 },
           fcntl: { args: [i32, i32, i32], returns: i32 },
           setsockopt: { args: [i32, i32, i32, FFIType.ptr, i32], returns: i32 },
-          getsockopt: { args: [i32, i32, i32, FFIType.ptr, FFIType.ptr], returns: i32 },
         });
         const box = new Int32Array(1);
-        const info = new Uint8Array(256);
-        const infoLen = new Uint32Array(1);
         loaded = {
           listen: (fd, n) => symbols.listen(fd, n),
           fcntl: (fd, cmd, arg) => symbols.fcntl(fd, cmd, arg),
           setsockoptInt: (fd, level, name, value) => {
             box[0] = value;
             return symbols.setsockopt(fd, level, name, box, 4);
-          },
-          tcpState: (fd) => {
-            infoLen[0] = info.length;
-            // IPPROTO_TCP 6, TCP_INFO 11; tcpi_state is the first byte of struct tcp_info.
-            return symbols.getsockopt(fd, 6, 11, info, infoLen) === 0 ? info[0]! : -1;
           },
         };
         return loaded;

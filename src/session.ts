@@ -27,12 +27,6 @@
  *    event after a failed write would pass that reset on as a FIN.
  * 3. Policy closes (idle timeout, a drain deadline) reset when bytes are still
  *    owed to either peer, so a stream cut by sluice never looks complete either.
- * 4. An `end` is checked against the kernel before it is passed on: when the
- *    peer's reset was consumed on the way (by a send we never saw fail, e.g.
- *    one Bun made itself), the next read sees end of file and Bun reports
- *    `end`. While our side to that peer is open, a real FIN leaves the socket
- *    in CLOSE_WAIT and a reset leaves it CLOSED (src/tcp-state.ts), so an
- *    `end` on a CLOSED socket is treated as the reset it was.
  *
  * `firstClose` records who ended first, for the access log: the peer whose
  * FIN or failure came first, else sluice (a failed dial, a timeout, a drain,
@@ -105,8 +99,6 @@ export interface SessionHost {
   prefaceData?(session: Session, chunk: Uint8Array): void;
   /** the client finished sending before its preface was complete. */
   prefaceEnded?(session: Session): void;
-  /** whether a socket Bun reported as ended was in fact reset (rule 4); absent: never. */
-  endedByReset?(sock: object): boolean;
   /** test hook: starts a dial instead of Bun.connect; the answer comes back through the Session's upstream methods. */
   readonly connect?: (target: TargetState, attempt: Attempt) => void;
 }
@@ -275,10 +267,9 @@ export class Session implements Sweepable {
     this.#check();
   }
 
-  /** downstreamEnd is the client's FIN: pass it on, keep the reply flowing (unless it was a reset: rule 4). */
+  /** downstreamEnd is the client's FIN: pass it on, keep the reply flowing. */
   downstreamEnd(): void {
     this.firstClose ??= "client";
-    if (!this.downPipe.dstShut && this.host.endedByReset?.(this.down)) return this.close("client-reset");
     if (this.preface !== null) return this.host.prefaceEnded!(this);
     this.reason ??= "client-closed";
     this.upPipe.end(this.downPipe.done);
@@ -287,7 +278,6 @@ export class Session implements Sweepable {
 
   upstreamEnd(): void {
     this.firstClose ??= "target";
-    if (!this.upPipe.dstShut && this.host.endedByReset?.(this.up!)) return this.close("target-reset");
     this.reason ??= "target-closed";
     this.downPipe.end(this.upPipe.done);
     this.#check();

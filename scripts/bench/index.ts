@@ -27,7 +27,7 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --idle-connections N  connections held by "idle" (default 9800; --quick 2000)
   --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default; 1 with --pin)
   --nginx-workers N     NGINX worker_processes, a number or auto (default auto; 1 with --pin)
-  --sluice-workers N    sluice's workers, a number or auto (default auto, sluice's own default; 1 with --pin);
+  --sluice-workers N    sluice's workers, a number or auto (default auto, the whole machine; 1 with --pin);
                         "unset" leaves the key out, for a --sluice build older than workers
   --pin                 per-core mode: each proxy pinned to CPU 0 with one thread/worker, load tools,
                         backends and the bench itself on the other CPUs (taskset); compares cost per core
