@@ -338,7 +338,7 @@ export const TomlDocSchema = table({
   shutdown_timeout: v.optional(duration(true), "30s"),
   shutdown_delay: v.optional(duration(true), "0s"),
   watch: v.optional(flag, true),
-  workers: v.optional(workers, 1),
+  workers: v.optional(workers, "auto"),
   max_connections: v.optional(connectionCap),
   buffer_size: v.optional(bufferSize, formatSize(DEFAULT_BUFFER_SIZE)),
   defaults: v.optional(

@@ -97,7 +97,7 @@ export interface Config {
   shutdownDelayMs: number;
   /** reload when the config file changes on disk. */
   watch: boolean;
-  /** event loops (worker threads) sharing every port; "auto": one per CPU this process may use; default 1. Read at start only. */
+  /** event loops (worker threads) sharing every port; "auto" (the default): one per CPU this process may use. Read at start only. */
   workers: number | "auto";
   log: LogConfig;
   /** undefined: derived from the process's file-descriptor limit at start-up. */

@@ -48,7 +48,7 @@ describe("valid configs", () => {
       shutdownTimeoutMs: 30_000,
       shutdownDelayMs: 0,
       watch: true,
-      workers: 1,
+      workers: "auto",
       log: { format: "text", level: undefined, access: false },
       maxConnections: undefined,
       bufferSize: DEFAULT_BUFFER_SIZE,
