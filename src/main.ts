@@ -133,8 +133,11 @@ async function main(): Promise<void> {
     watcher?.stop();
     const now = runtime.config ?? config;
     const delay = now.shutdownDelayMs > 0 ? `after ${formatDuration(now.shutdownDelayMs)} of accepting while /healthz says draining, ` : "";
-    log.info(`${signal}: ${delay}draining ${plural(runtime.limits.active, "open connection")} (up to ${formatDuration(now.shutdownTimeoutMs)})`);
+    const announce = () => log.info(`${signal}: ${delay}draining ${plural(runtime.limits.active, "open connection")} (up to ${formatDuration(now.shutdownTimeoutMs)})`);
     const others = workers?.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs);
+    // Without a delay, the line says the ports are closed: in every worker, not just this thread.
+    if (workers === undefined || now.shutdownDelayMs > 0) announce();
+    else void workers.portsClosed.then(announce);
     void runtime.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs, others).then((forced) => {
       log.info(forced > 0 ? `closed ${plural(forced, "connection")} still open at the deadline; bye` : "all connections finished; bye");
       process.exit(0);

@@ -296,10 +296,11 @@ export class Runtime implements AdminHost {
    * `others` (their count of closed sessions): the admin API stays up, saying
    * "draining", until they are done too.
    */
-  async shutdown(delayMs: number, timeoutMs: number, others: Promise<number> = Promise.resolve(0)): Promise<number> {
+  async shutdown(delayMs: number, timeoutMs: number, others: Promise<number> = Promise.resolve(0), onClosed?: () => void): Promise<number> {
     this.draining = true;
     if (delayMs > 0) await Bun.sleep(delayMs);
     for (const l of this.listeners.values()) l.stop();
+    onClosed?.();
     for (const a of this.apps.values()) a.stop();
     if (this.limits.own > 0 && timeoutMs > 0) {
       const { promise, resolve } = Promise.withResolvers<void>();

@@ -42,4 +42,6 @@ export type FromWorker =
   | { type: "failed"; error: string }
   | { type: "applied"; error?: string }
   | { type: "tidings"; news: Tidings }
+  /** its ports are closed (the drain has begun). */
+  | { type: "closed" }
   | { type: "bye"; forced: number };

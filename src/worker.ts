@@ -65,7 +65,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       if (m.directory !== undefined) directory.load(m.directory);
       return runtime?.hear(m.news);
     case "shutdown":
-      void runtime?.shutdown(m.delayMs, m.timeoutMs).then((forced) => send({ type: "bye", forced }));
+      void runtime?.shutdown(m.delayMs, m.timeoutMs, undefined, () => send({ type: "closed" })).then((forced) => send({ type: "bye", forced }));
       return;
     case "fault":
       if (typeof SLUICE_RELEASE === "undefined" && debugHooks) {

@@ -58,6 +58,8 @@ class Thread {
   /** resolvers of reloads sent and not yet answered, oldest first. */
   readonly applying: ((error: string | undefined) => void)[] = [];
   bye: ((forced: number) => void) | undefined;
+  /** resolves the wait for this thread's ports to close at shutdown. */
+  closed: (() => void) | undefined;
   /** set once the thread is gone (it died, or was stopped): nothing more is expected from it. */
   gone = false;
   /** it said "ready": the watchdog watches it from then on. */
@@ -131,6 +133,8 @@ export class Workers {
           return t.applying.shift()?.(m.error);
         case "tidings":
           return this.#heard(m.news, index);
+        case "closed":
+          return t.closed?.();
         case "bye":
           return t.bye?.(m.forced);
       }
@@ -194,6 +198,7 @@ export class Workers {
     const wasGone = t.gone;
     t.gone = true;
     for (const a of t.applying.splice(0)) a("the worker exited");
+    t.closed?.();
     t.bye?.(0);
     if (this.#threads.get(t.index) !== t) return;
     this.#threads.delete(t.index);
@@ -252,9 +257,19 @@ export class Workers {
     await Promise.all(waits);
   }
 
+  /** portsClosed resolves once every worker has closed its ports after shutdown() (or `ms` have passed). */
+  portsClosed: Promise<void> = Promise.resolve();
+
   /** shutdown drains every worker as the main thread drains itself and resolves to the sessions they had to close. */
   async shutdown(delayMs: number, timeoutMs: number): Promise<number> {
     this.#stopping = true;
+    const closing = [...this.#threads.values()].map((t) => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      t.closed = resolve;
+      return promise;
+    });
+    const bound = Bun.sleep(delayMs + 2_000);
+    this.portsClosed = Promise.race([Promise.all(closing).then(() => {}), bound]);
     const byes = [...this.#threads.values()].map((t) => {
       const { promise, resolve } = Promise.withResolvers<number>();
       // A worker that does not answer past its own deadline is stopped; its sessions go with the process anyway.

@@ -6,7 +6,7 @@
  * throughout. (Before this was fixed, fds grew by one per hole per second.)
  */
 import { blackHole, type BlackHole } from "../../test/helpers/black-hole.ts";
-import { freePort } from "../../test/helpers/net.ts";
+import { freePort, freePorts } from "../../test/helpers/net.ts";
 import { cleanClient, cleanTarget } from "./clean.ts";
 import { prng } from "./pattern.ts";
 import { fdCount, open, type Settings, type Via } from "./path.ts";
@@ -22,7 +22,9 @@ export async function blackHoles(via: Via, s: Settings & { holes: number }): Pro
   const problems: string[] = [];
   try {
     for (let i = 0; i < s.holes; i++) holes.push(await blackHole());
-    const apps = holes.map((h, i) => `[[apps]]\nname = "hole-${i}"\nports = [${freePort()}]\ntargets = ["127.0.0.1:${h.port}"]\n`).join("\n");
+    // Distinct ports: freePort() called one after another can hand back a port it just gave.
+    const ports = freePorts(holes.length);
+    const apps = holes.map((h, i) => `[[apps]]\nname = "hole-${i}"\nports = [${ports[i]}]\ntargets = ["127.0.0.1:${h.port}"]\n`).join("\n");
     await using path = await open(via, [live.port], s, {
       health: `interval = "1s"\ntimeout = "1s"`,
       apps,

@@ -13,6 +13,14 @@ export function freePort(): number {
   return port;
 }
 
+/** freePorts returns `n` distinct free ports: all are held until the last is found (freePort twice can repeat one). */
+export function freePorts(n: number): number[] {
+  const held = Array.from({ length: n }, () => Bun.listen({ hostname: HOST, port: 0, socket: { data() {} } }));
+  const ports = held.map((l) => l.port);
+  for (const l of held) l.stop(true);
+  return ports;
+}
+
 /** deadPort is a loopback port with nothing listening: dials to it are refused. */
 export const deadPort = freePort;
 
