@@ -156,6 +156,17 @@ export class Pool {
    * an app whose every target looks down still gets a chance to connect.
    */
   pick(tried: readonly TargetState[] | null): TargetState | undefined {
+    const t = this.#pick(tried);
+    // In a worker that is not the owner the ready list is rebuilt when the main thread says so, a message
+    // later; the board's flags are already current (an admin drain returns only after writing them).
+    if (t !== undefined && !t.owner && !t.ready && this.#ready.includes(t)) {
+      this.refresh();
+      return this.#pick(tried);
+    }
+    return t;
+  }
+
+  #pick(tried: readonly TargetState[] | null): TargetState | undefined {
     if (tried === null && !this.#capped) {
       const list = this.#ready.length > 0 ? this.#ready : this.targets;
       return list.length === 0 ? undefined : list[this.balancer.pick(list)];

@@ -261,3 +261,19 @@ describe("weights, caps and slow start", () => {
     expect(t.weight).toBe(10);
   });
 });
+
+describe("a worker's pool and the board's flags", () => {
+  test("a target the owner drained is not picked by another worker, even before that worker's ready list is rebuilt", async () => {
+    const { Board } = await import("../../src/board.ts");
+    const board = Board.create(2);
+    const cells = [board.target(0), board.target(1)];
+    const ownerPool = new Pool([A, B], roundRobin(), undefined, (e) => new TargetState(e, cells[e.address === A.address ? 0 : 1], true));
+    const w1 = board.as(1);
+    const workerPool = new Pool([A, B], roundRobin(), undefined, (e) => new TargetState(e, w1.target(e.address === A.address ? 0 : 1), false));
+    // The owner drains A and publishes; the worker has not rebuilt its list yet.
+    ownerPool.targets[0]!.enabled = false;
+    ownerPool.refresh();
+    const picks = Array.from({ length: 6 }, () => workerPool.pick(null)!.address);
+    expect(new Set(picks)).toEqual(new Set([B.address]));
+  });
+});
