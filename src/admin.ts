@@ -73,14 +73,12 @@ const ROUTES: Readonly<Record<string, Partial<Record<Method, Handler>>>> = {
   "/apps/:app/targets/:address/enable": { POST: (host, p) => setEnabled(host, p, true) },
   ...(typeof SLUICE_RELEASE === "undefined" && debugHooks
     ? {
-        // The debug hooks of src/debug.ts: 202 once the fault is sent, 404 for no such worker.
-        "/debug/workers/:n/crash": {
+        // The debug hooks of src/debug.ts (crash, hang): 202 once the fault is sent, 404 for no such worker or fault.
+        "/debug/workers/:n/:fault": {
           POST: (host: AdminHost, p: Readonly<Record<string, string>>) =>
-            host.injectFault?.(Number(p.n), "crash") ? text(202, `worker ${p.n} told to crash\n`) : text(404, `no worker ${p.n}\n`),
-        },
-        "/debug/workers/:n/hang": {
-          POST: (host: AdminHost, p: Readonly<Record<string, string>>) =>
-            host.injectFault?.(Number(p.n), "hang") ? text(202, `worker ${p.n} told to hang\n`) : text(404, `no worker ${p.n}\n`),
+            (p.fault === "crash" || p.fault === "hang") && host.injectFault?.(Number(p.n), p.fault)
+              ? text(202, `worker ${p.n} told to ${p.fault}\n`)
+              : text(404, `no worker ${p.n} or fault ${p.fault}\n`),
         },
       }
     : {}),

@@ -49,7 +49,7 @@ export class Limits implements LimitsView {
    * last place.
    */
   admit(): boolean {
-    return this.cell.raiseBelow(G.ACTIVE, this.maxConnections - (this.abandonedDials >> 1));
+    return this.cell.raiseBelow(G.ACTIVE, room(this));
   }
   release(): void {
     this.cell.raise(G.ACTIVE, -1);
@@ -76,9 +76,14 @@ export function appCap(global: number, apps: number, configured: number | undefi
   return Math.max(1, global - (apps - 1) * reserve);
 }
 
+/** room is how many sessions the cap allows now: abandoned dials still hold an fd each, so two of them take one session's place. */
+function room(l: LimitsView): number {
+  return l.maxConnections - (l.abandonedDials >> 1);
+}
+
 /** atCap says whether a new session would push the fds in use past the cap. */
 export function atCap(l: LimitsView): boolean {
-  return l.active + (l.abandonedDials >> 1) >= l.maxConnections;
+  return l.active >= room(l);
 }
 
 /** FD_RESERVE is kept back for listeners, health probes, the admin server and the runtime itself. */

@@ -86,6 +86,8 @@ export class Workers {
   readonly #threads = new Map<number, Thread>();
   readonly #opts: WorkersOptions;
   #stopping = false;
+  /** when the main thread (worker 0) started, for /status. */
+  readonly #started = new Date().toISOString();
 
   constructor(opts: WorkersOptions) {
     this.#opts = opts;
@@ -305,7 +307,6 @@ export class Workers {
       .map((t) => ({ worker: t.index, active: b.as(t.index).process.mine(G.ACTIVE), restarts: t.restarts, started_at: t.startedAt.toISOString() }));
     return [main, ...rest];
   }
-  readonly #started = new Date().toISOString();
 
   /** inject makes worker `index` crash or hang (debug builds only: see src/debug.ts); false when there is no such worker. */
   inject(index: number, fault: Fault): boolean {

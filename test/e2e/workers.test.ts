@@ -11,7 +11,9 @@
 import { describe, expect, test } from "bun:test";
 import { perTest } from "../helpers/cleanup.ts";
 import { connect, echoBackend, freePort, withTimeout, type Client } from "../helpers/net.ts";
-import { appToml, poll, startSluice, type Sluice } from "../helpers/sluice.ts";
+import { appToml, poll, startSluice, type Sluice, type StatusDoc } from "../helpers/sluice.ts";
+
+type WorkerDoc = NonNullable<StatusDoc["workers"]>[number];
 
 const { cleanup, backends } = perTest();
 
@@ -41,6 +43,31 @@ function metric(text: string, line: string): number {
   const m = new RegExp(`^${line.replace(/[{}"=,.]/g, "\\$&")} (\\S+)$`, "m").exec(text);
   if (m === null) throw new Error(`no ${line} in:\n${text}`);
   return Number(m[1]);
+}
+
+/**
+ * faultRig starts two workers with the debug hooks on in front of the echo
+ * target on `target`, and holds 40 clients, some on each thread.
+ */
+async function faultRig(target: number) {
+  const [port, admin] = [freePort(), freePort()];
+  const sl = await start(header(admin) + appToml("echo", [port], [`127.0.0.1:${target}`]), admin, { SLUICE_DEBUG_HOOKS: "1" });
+  const clients: Client[] = [];
+  for (let i = 0; i < 40; i++) clients.push(await connect(port));
+  for (const c of clients) cleanup.push(() => c.socket.terminate());
+  const before = await poll(() => sl.status(), (s) => s.connections.active === 40, 5000, "40 sessions");
+  const [w0, w1] = before.workers as [WorkerDoc, WorkerDoc];
+  expect(w0.active > 0 && w1.active > 0).toBe(true);
+  return { sl, port, admin, clients, w0, w1 };
+}
+
+/** servedByBoth opens 40 more clients beside the `held` still open and checks both threads took some. */
+async function servedByBoth(sl: Sluice, port: number, held: number): Promise<void> {
+  const more: Client[] = [];
+  for (let i = 0; i < 40; i++) more.push(await connect(port));
+  for (const c of more) cleanup.push(() => c.socket.terminate());
+  const again = await poll(() => sl.status(), (x) => x.connections.active === held + 40, 5000, "40 more sessions");
+  expect(again.workers!.every((w) => w.active > 0)).toBe(true);
 }
 
 describe("workers = 2", () => {
@@ -177,14 +204,7 @@ describe("workers = 2", () => {
 
   test("a worker that crashes is replaced; the other thread's connections carry on, the dead one's are reset and uncounted", async () => {
     using b = echoBackend();
-    const [port, admin] = [freePort(), freePort()];
-    const sl = await start(header(admin) + appToml("echo", [port], [`127.0.0.1:${b.port}`]), admin, { SLUICE_DEBUG_HOOKS: "1" });
-    const clients: Client[] = [];
-    for (let i = 0; i < 40; i++) clients.push(await connect(port));
-    for (const c of clients) cleanup.push(() => c.socket.terminate());
-    const before = await poll(() => sl.status(), (s) => s.connections.active === 40, 5000, "40 sessions");
-    const [w0, w1] = before.workers!;
-    expect(w0!.active > 0 && w1!.active > 0).toBe(true);
+    const { sl, port, admin, clients, w0, w1 } = await faultRig(b.port);
 
     const r = await fetch(`http://127.0.0.1:${admin}/debug/workers/1/crash`, { method: "POST" });
     expect(r.status).toBe(202);
@@ -193,8 +213,8 @@ describe("workers = 2", () => {
     const ends: (Error | undefined)[] = [];
     const gone = new Set<Client>();
     for (const c of clients) void c.closed.then((e) => (ends.push(e), gone.add(c)));
-    await poll(async () => ends.length, (n) => n >= w1!.active, 5000, "worker 1's clients to close");
-    expect(ends.length).toBe(w1!.active);
+    await poll(async () => ends.length, (n) => n >= w1.active, 5000, "worker 1's clients to close");
+    expect(ends.length).toBe(w1.active);
     expect(ends.filter((e) => e === undefined)).toEqual([]);
     const alive = clients.filter((c) => !gone.has(c));
     await Promise.all(
@@ -205,10 +225,10 @@ describe("workers = 2", () => {
         expect(c.received().toString()).toBe(msg);
       }),
     );
-    expect(alive.length).toBe(w0!.active);
+    expect(alive.length).toBe(w0.active);
     // The dead thread's sessions are gone from every count.
-    const after = await poll(() => sl.status(), (s) => s.connections.active === w0!.active, 5000, "the dead worker's sessions uncounted");
-    expect(after.apps[0]!.targets[0]!.active).toBe(w0!.active);
+    const after = await poll(() => sl.status(), (s) => s.connections.active === w0.active, 5000, "the dead worker's sessions uncounted");
+    expect(after.apps[0]!.targets[0]!.active).toBe(w0.active);
 
     await sl.waitForOutput("worker 1 replaced");
     const s = await sl.status();
@@ -217,24 +237,13 @@ describe("workers = 2", () => {
       [1, 1],
     ]);
     // New connections are served by both threads again.
-    const more: Client[] = [];
-    for (let i = 0; i < 40; i++) more.push(await connect(port));
-    for (const c of more) cleanup.push(() => c.socket.terminate());
-    const again = await poll(() => sl.status(), (x) => x.connections.active === w0!.active + 40, 5000, "40 more sessions");
-    expect(again.workers!.every((w) => w.active > 0)).toBe(true);
+    await servedByBoth(sl, port, w0.active);
     expect(sl.output()).toMatch(/worker\/1\] crashed, resetting its \d+ open connections: Error: injected crash/);
   }, 30_000);
 
   test("a worker whose event loop is stuck is stopped by the watchdog and replaced; the other thread's connections carry on", async () => {
     using b = echoBackend();
-    const [port, admin] = [freePort(), freePort()];
-    const sl = await start(header(admin) + appToml("echo", [port], [`127.0.0.1:${b.port}`]), admin, { SLUICE_DEBUG_HOOKS: "1" });
-    const clients: Client[] = [];
-    for (let i = 0; i < 40; i++) clients.push(await connect(port));
-    for (const c of clients) cleanup.push(() => c.socket.terminate());
-    const before = await poll(() => sl.status(), (s) => s.connections.active === 40, 5000, "40 sessions");
-    const [w0, w1] = before.workers!;
-    expect(w0!.active > 0 && w1!.active > 0).toBe(true);
+    const { sl, port, admin, clients, w0, w1 } = await faultRig(b.port);
 
     expect((await fetch(`http://127.0.0.1:${admin}/debug/workers/1/hang`, { method: "POST" })).status).toBe(202);
     await sl.waitForOutput(/worker 1 has not run for \d+ s \(its event loop is stuck\)/, 15_000);
@@ -246,14 +255,10 @@ describe("workers = 2", () => {
       c.writer.write(Buffer.from(msg));
       void c.waitFor(msg.length).then(() => c.received().toString() === msg && echoed++);
     });
-    await poll(async () => echoed, (n) => n === w0!.active, 5000, "worker 0's clients to echo");
-    expect((await sl.status()).connections.active).toBe(w0!.active);
-    const more: Client[] = [];
-    for (let i = 0; i < 40; i++) more.push(await connect(port));
-    for (const c of more) cleanup.push(() => c.socket.terminate());
-    const again = await poll(() => sl.status(), (x) => x.connections.active === w0!.active + 40, 5000, "40 more sessions");
-    expect(again.workers!.every((w) => w.active > 0)).toBe(true);
-    expect(again.workers![1]!.restarts).toBe(1);
+    await poll(async () => echoed, (n) => n === w0.active, 5000, "worker 0's clients to echo");
+    expect((await sl.status()).connections.active).toBe(w0.active);
+    await servedByBoth(sl, port, w0.active);
+    expect((await sl.status()).workers![1]!.restarts).toBe(1);
   }, 40_000);
 
   test("--workers overrides the config's workers", async () => {

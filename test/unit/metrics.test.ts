@@ -50,7 +50,6 @@ function fakeApp(init: FakeAppInit): App {
     rejected: init.rejected ?? 0,
     failed: init.failed ?? 0,
     localErrors: 0,
-    closedBy: new Map(init.closedBy ?? []),
     discovery: { resolved: 0, failed: 0 },
     maxConnections: 480,
     connectDuration: new Histogram(CONNECT_BUCKETS_S),
