@@ -99,6 +99,8 @@ export class App implements SessionHost {
   /** seconds from accept to the target's connect, of every session that connected. */
   readonly connectDuration: Histogram;
   readonly #bytesUp: { f64: Float64Array; at: number };
+  /** the row field of BUFFERED_DOWN; BUFFERED_UP sits at a fixed offset from it. */
+  readonly #buffered: { f64: Float64Array; at: number };
   readonly #bytesDown: { f64: Float64Array; at: number };
   readonly #slot: number;
   readonly #owner: boolean;
@@ -146,6 +148,7 @@ export class App implements SessionHost {
     this.connectDuration = new Histogram(CONNECT_BUCKETS_S, cellStore(this.cell, A.HISTOGRAM));
     this.#bytesUp = this.cell.counter(A.BYTES_UP);
     this.#bytesDown = this.cell.counter(A.BYTES_DOWN);
+    this.#buffered = this.cell.counter(A.BUFFERED_DOWN);
     this.discovery = new Discovery(shared.resolve ?? systemResolver, (host, error) =>
       this.#warn.resolve.log(`cannot resolve ${host} (${error}); keeping its last addresses`),
     );
@@ -391,6 +394,9 @@ export class App implements SessionHost {
     s.upPipe.tallyAt = this.#bytesUp.at;
     s.downPipe.tally = this.#bytesDown.f64;
     s.downPipe.tallyAt = this.#bytesDown.at;
+    s.upPipe.held = s.downPipe.held = this.#buffered.f64;
+    s.upPipe.heldAt = this.#buffered.at + (A.BUFFERED_UP - A.BUFFERED_DOWN);
+    s.downPipe.heldAt = this.#buffered.at;
     s.port = port;
     // Read now: Bun forgets remotePort once the socket closes.
     if (this.accessLogged) s.client = clientOf(sock);
@@ -603,6 +609,11 @@ export class App implements SessionHost {
   /** bytes returns the total moved each way by every worker, open sessions included (pipes count as they write). */
   bytes(): { upstream: number; downstream: number } {
     return { upstream: this.cell.get(A.BYTES_UP), downstream: this.cell.get(A.BYTES_DOWN) };
+  }
+
+  /** buffered returns the bytes held in every worker's queues now, each way. */
+  buffered(): { upstream: number; downstream: number } {
+    return { upstream: this.cell.get(A.BUFFERED_UP), downstream: this.cell.get(A.BUFFERED_DOWN) };
   }
 
   #healthResult(t: TargetState, flipped: boolean, error: string | null): void {

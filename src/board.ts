@@ -30,7 +30,12 @@ export const MAX_TARGETS = 16384;
 export const G = { ACTIVE: 0, ABANDONED: 1, LOG_DROPPED: 2, HEARTBEAT: 3 } as const;
 const G_GAUGES = 2;
 const G_FIELDS = 4;
-export const A = { SESSIONS: 0, QUEUED: 1, ACCEPTED: 2, REJECTED: 3, FAILED: 4, LOCAL_ERRORS: 5, BYTES_UP: 6, BYTES_DOWN: 7, CLOSED_BY: 8, HISTOGRAM: 20 } as const;
+/**
+ * BUFFERED_UP/DOWN are bytes held in this worker's queues now: gauges kept
+ * as row fields (plain stores on the data path's slow branch, summed when
+ * read), cleared with the rest of a dead worker's share.
+ */
+export const A = { SESSIONS: 0, QUEUED: 1, ACCEPTED: 2, REJECTED: 3, FAILED: 4, LOCAL_ERRORS: 5, BYTES_UP: 6, BYTES_DOWN: 7, CLOSED_BY: 8, HISTOGRAM: 20, BUFFERED_UP: 37, BUFFERED_DOWN: 38 } as const;
 const A_GAUGES = 2;
 const A_FIELDS = 40;
 /** TURN is an app's Int32 after its gauges: the round-robin position every worker takes turns from (not mirrored). */
@@ -100,7 +105,12 @@ export class Board {
   reclaim(worker: number): void {
     const dead = this.as(worker);
     const cells = [dead.process];
-    for (let a = 0; a < MAX_APPS; a++) cells.push(dead.app(a));
+    for (let a = 0; a < MAX_APPS; a++) {
+      const app = dead.app(a);
+      cells.push(app);
+      app.clear(A.BUFFERED_UP);
+      app.clear(A.BUFFERED_DOWN);
+    }
     for (let t = 0; t < MAX_TARGETS; t++) cells.push(dead.target(t));
     for (const c of cells) c.zeroShare();
   }
@@ -173,6 +183,11 @@ export class Cell {
   /** add adds `d` to counter `k` of this worker's row. */
   add(k: number, d = 1): void {
     this.#f64[this.#own + k]! += d;
+  }
+
+  /** clear zeroes this worker's field `k` (a row gauge of a worker that is gone). */
+  clear(k: number): void {
+    this.#f64[this.#own + k] = 0;
   }
 
   /** get is counter `k` summed over every worker's row. */

@@ -141,14 +141,16 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
     }),
   );
   family(out, "sluice_health_checks_total", "counter", "Active health checks per target by result.", checks);
-  const bytes: Row[] = apps.flatMap((a) => {
-    const b = a.bytes();
-    return [
-      [`app="${label(a.name)}",direction="upstream"`, b.upstream],
-      [`app="${label(a.name)}",direction="downstream"`, b.downstream],
-    ] as Row[];
-  });
-  family(out, "sluice_bytes_total", "counter", "Bytes forwarded: upstream is client to target, downstream target to client.", bytes);
+  const byDirection = (f: (a: App) => { upstream: number; downstream: number }): Row[] =>
+    apps.flatMap((a) => {
+      const b = f(a);
+      return [
+        [`app="${label(a.name)}",direction="upstream"`, b.upstream],
+        [`app="${label(a.name)}",direction="downstream"`, b.downstream],
+      ] as Row[];
+    });
+  family(out, "sluice_bytes_total", "counter", "Bytes forwarded: upstream is client to target, downstream target to client.", byDirection((a) => a.bytes()));
+  family(out, "sluice_buffered_bytes", "gauge", "Bytes held in sluice's queues now, waiting for a slow receiver: upstream towards targets, downstream towards clients.", byDirection((a) => a.buffered()));
   family(out, "sluice_downstream_connections_total", "counter", "Client connections accepted per app.", perApp((a) => a.accepted));
   family(out, "sluice_downstream_connections_active", "gauge", "Open client connections per app.", perApp((a) => a.open));
   family(out, "sluice_downstream_rejected_total", "counter", "Clients closed at once because the connection cap was reached.", perApp((a) => a.rejected));

@@ -7,6 +7,12 @@
  * destination's `drain` flushes the queue and resumes the source. A session's
  * memory is therefore bounded by two high-water marks plus one read each way,
  * however fast either peer sends.
+ *
+ * When the largest read from the source is known (`readCap`: the session
+ * capped the source socket's kernel receive buffer), the source is paused
+ * before the read that could carry the queue past the mark, so the queue
+ * never holds more than `highWater` bytes. Without it a read can be as large
+ * as Bun's 512 KiB and the bound is the mark plus that read.
  */
 
 /** SocketLike is the part of a Bun socket a Pipe uses; tests can pass fakes. */
@@ -18,7 +24,7 @@ export interface SocketLike {
 }
 
 /** HIGH_WATER_MARK is the default queued byte count at which the source is paused. */
-export const HIGH_WATER_MARK = 256 * 1024;
+export const HIGH_WATER_MARK = 128 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
@@ -32,6 +38,13 @@ export class Pipe {
   tallyAt = 0;
   /** bytes read from src and not yet taken by dst. */
   queued = 0;
+  /** a gauge (the app's bytes held in queues, one direction) that follows `queued`, or null. */
+  held: Float64Array | null = null;
+  heldAt = 0;
+  /** the queue length at which src is paused: highWater less the largest read src can deliver (see setReadCap). */
+  #pauseAt: number;
+  /** the queue length at which a paused src is resumed: half the mark, so src refills while dst still has work, unless a read could then carry the queue past the mark. */
+  #resumeAt: number;
   /** the source sent FIN (or closed cleanly): nothing more will be pushed. */
   srcEnded = false;
   /** the FIN has been passed on: dst's write side is shut. */
@@ -47,7 +60,21 @@ export class Pipe {
   constructor(
     public src: SocketLike | null,
     readonly highWater = HIGH_WATER_MARK,
-  ) {}
+  ) {
+    this.#pauseAt = highWater;
+    this.#resumeAt = highWater >> 1;
+  }
+
+  /**
+   * setReadCap tells the pipe that no read from src is larger than `bytes`,
+   * so pausing once the queue passes `highWater - bytes` keeps it at or under
+   * `highWater` (and with a cap as large as the mark, src is paused as soon as
+   * dst pushes back at all).
+   */
+  setReadCap(bytes: number): void {
+    this.#pauseAt = Math.max(1, this.highWater - bytes);
+    this.#resumeAt = Math.min(this.highWater >> 1, this.#pauseAt - 1);
+  }
 
   /** done is true once this direction needs nothing more: its FIN passed on, or its stream cut. */
   get done(): boolean {
@@ -70,8 +97,8 @@ export class Pipe {
       chunk = chunk.subarray(n);
     }
     (this.#queue ??= []).push(chunk);
-    this.queued += chunk.length;
-    if (!this.#paused && this.queued >= this.highWater && this.src !== null) {
+    this.#hold(chunk.length);
+    if (!this.#paused && this.queued >= this.#pauseAt && this.src !== null) {
       this.#paused = true;
       this.src.pause();
     }
@@ -87,7 +114,7 @@ export class Pipe {
     const q = (this.#queue ??= []);
     if (this.#head > 0) q[--this.#head] = header;
     else q.unshift(header);
-    this.queued += header.length;
+    this.#hold(header.length);
     this.#overhead += header.length;
   }
 
@@ -101,7 +128,7 @@ export class Pipe {
         const c = q[this.#head]!;
         const n = dst.write(c);
         if (n < 0) return this.#fail();
-        this.queued -= n;
+        this.#hold(-n);
         if (this.#overhead > 0) {
           const ours = Math.min(n, this.#overhead);
           this.#overhead -= ours;
@@ -119,8 +146,7 @@ export class Pipe {
         this.#head = 0;
       }
     }
-    // Resume at half the mark, not at empty, so the source refills while dst still has work.
-    if (this.#paused && this.queued <= this.highWater >> 1 && this.src !== null) {
+    if (this.#paused && this.queued <= this.#resumeAt && this.src !== null) {
       this.#paused = false;
       this.src.resume();
     }
@@ -142,6 +168,18 @@ export class Pipe {
     else if (this.dst !== null) this.#shutDst();
   }
 
+  /** discard drops what is queued: the session is closing and nothing more will be written. */
+  discard(): void {
+    this.#queue = null;
+    this.#head = 0;
+    this.#hold(-this.queued);
+  }
+
+  #hold(n: number): void {
+    this.queued += n;
+    if (this.held !== null) this.held[this.heldAt]! += n;
+  }
+
   #count(n: number): void {
     this.bytes += n;
     if (this.tally !== null) this.tally[this.tallyAt]! += n;
@@ -155,9 +193,7 @@ export class Pipe {
 
   #fail(): false {
     this.failed = true;
-    this.#queue = null;
-    this.#head = 0;
-    this.queued = 0;
+    this.discard();
     return false;
   }
 }

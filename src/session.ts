@@ -41,6 +41,7 @@ import type { Preface } from "./preface.ts";
 import { errorCode } from "./errors.ts";
 import { dialError, type Limits } from "./limits.ts";
 import type { Pool, TargetState } from "./pool.ts";
+import { capReceiveBuffer } from "./receive-buffer.ts";
 import { coarse, type Sweepable, type Sweeper } from "./sweeper.ts";
 
 /** CLOSE_REASONS: why a client connection ended; a closed set (metrics pre-declare a row for each). */
@@ -237,6 +238,8 @@ export class Session implements Sweepable {
     this.connectMs = performance.now() - this.connectFrom;
     this.host.connected(this);
     this.up = up;
+    // Reads from the target at most buffer_size, so a client that stops reading pins no more than the mark.
+    if (capReceiveBuffer(up, this.downPipe.highWater)) this.downPipe.setReadCap(this.downPipe.highWater);
     this.upPipe.dst = up;
     this.downPipe.src = up;
     if (this.proxyHeader !== null) this.upPipe.prepend(this.proxyHeader);
@@ -334,6 +337,8 @@ export class Session implements Sweepable {
       attempt.abandon();
       this.attempt = null;
     }
+    this.upPipe.discard();
+    this.downPipe.discard();
     if (clean) {
       // close(), unlike end(), skips a TCP_CORK setsockopt; nothing is corked here.
       this.down.close();

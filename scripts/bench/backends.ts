@@ -1,7 +1,7 @@
 /**
  * Backends the workloads talk to, through a proxy or directly: iperf3's server,
- * redis-server, an nginx HTTP server with a tiny body, and a Bun holder of idle
- * connections. A backend lives for one workload, across its rounds and peers.
+ * redis-server, an nginx HTTP server with a tiny body, a Bun holder of idle
+ * connections and a Bun server that streams to each connection without end. A backend lives for one workload, across its rounds and peers.
  * @module
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -16,7 +16,7 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-export type BackendKind = "iperf3" | "redis" | "http" | "hold";
+export type BackendKind = "iperf3" | "redis" | "http" | "hold" | "stream";
 
 /**
  * startBackend launches one backend on a free port and waits until it accepts.
@@ -57,6 +57,8 @@ function spawnBackend(kind: BackendKind, port: number, tmp: string, proxyPort: n
     }
     case "hold":
       return spawn("hold-server", [process.execPath, join(import.meta.dir, "hold-server.ts"), String(port)], { logDir });
+    case "stream":
+      return spawn("stream-server", [process.execPath, join(import.meta.dir, "stream-server.ts"), String(port)], { logDir });
   }
 }
 

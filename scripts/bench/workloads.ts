@@ -4,6 +4,7 @@
  * runner can divide the proxy's CPU time by it.
  * @module
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendKind } from "./backends.ts";
 import { HOST } from "./net.ts";
@@ -67,12 +68,13 @@ async function tool(ctx: Context, name: string, cmd: string[], timeoutS: number)
   return r.stdout;
 }
 
-function iperf(streams: number): Workload {
+/** iperf measures bulk bytes client → target, or target → client with `reverse` (iperf3 -R: the download direction). */
+function iperf(streams: number, reverse = false): Workload {
   const args = (ctx: Context, seconds: number) =>
-    ["iperf3", "-c", HOST, "-p", String(ctx.peer.port), "-t", String(seconds), "-P", String(streams), "-J"];
+    ["iperf3", "-c", HOST, "-p", String(ctx.peer.port), "-t", String(seconds), "-P", String(streams), "-J", ...(reverse ? ["-R"] : [])];
   return {
-    name: streams === 1 ? "iperf1" : `iperf${streams}`,
-    title: `iperf3, ${streams} stream${streams === 1 ? "" : "s"}`,
+    name: `iperf${streams}${reverse ? "r" : ""}`,
+    title: `iperf3, ${streams} stream${streams === 1 ? "" : "s"}${reverse ? ", target → client" : ""}`,
     tools: ["iperf3"],
     backend: "iperf3",
     metrics: [{ key: "gbps", label: "throughput Gbit/s", better: "higher", ratio: true, digits: 2 }],
@@ -180,6 +182,58 @@ const idle: Workload = {
   },
 };
 
+/**
+ * stalled holds `clients` connections that never read while the backend
+ * streams to each without end, and waits until the proxy's RSS settles (every
+ * buffer on the way full): (RSS then − RSS before) ÷ clients. Beside it, the
+ * kernel's TCP memory for the whole machine (every hop's socket buffers, from
+ * /proc/net/sockstat), which the proxy's choices also move.
+ */
+function stalled(clients: number): Workload {
+  return {
+    name: `stalled${clients}`,
+    title: `stalled clients (${clients.toLocaleString("en-US")} that never read, target streams)`,
+    tools: [],
+    backend: "stream",
+    proxiedOnly: true,
+    metrics: [
+      { key: "kbPerClient", label: "proxy RSS KB per stalled client", better: "lower", digits: 1 },
+      { key: "kernelKbPerClient", label: "kernel TCP KB per stalled client (all hops)", better: "lower", digits: 0 },
+    ],
+    async measure(ctx) {
+      const pid = ctx.peer.proc!.pid;
+      const before = memKB(pid, "VmRSS");
+      const kernelBefore = tcpMemKB();
+      const client = spawn(`stalled-client-${ctx.peer.name}`, [process.execPath, join(import.meta.dir, "stalled-client.ts"),
+        String(ctx.peer.port), String(clients)], { logDir: ctx.tmp, lines: true });
+      try {
+        const line = await firstLine(client.lines!, /^held (\d+) failed (\d+)/, 120_000);
+        const held = Number(line[1]);
+        if (held < clients) throw new Error(`only ${held} of ${clients} stalled clients connected (${line[2]} failed)`);
+        // Settled: RSS has moved less than 0.5 % over 2 s (8 samples), within 60 s.
+        const samples: number[] = [];
+        for (let i = 0; i < 240; i++) {
+          await Bun.sleep(250);
+          samples.push(memKB(pid, "VmRSS"));
+          const window = samples.slice(-8);
+          if (window.length === 8 && Math.max(...window) - Math.min(...window) <= Math.max(...window) * 0.005) break;
+        }
+        const after = memKB(pid, "VmRSS");
+        return { values: { kbPerClient: (after - before) / held, kernelKbPerClient: (tcpMemKB() - kernelBefore) / held } };
+      } finally {
+        client.stdin?.end();
+        await stop(client, 5000);
+      }
+    },
+  };
+}
+
+/** tcpMemKB is the kernel's TCP socket memory for the whole machine (pages in /proc/net/sockstat). */
+function tcpMemKB(): number {
+  const m = /^TCP:.* mem (\d+)/m.exec(readFileSync("/proc/net/sockstat", "utf8"));
+  return m === null ? Number.NaN : Number(m[1]) * 4;
+}
+
 /** startup: spawn → first accepted connection, and RSS a moment after. */
 const startup: Workload = {
   name: "startup",
@@ -210,4 +264,4 @@ async function firstLine(lines: AsyncIterableIterator<string>, re: RegExp, timeo
 }
 
 /** WORKLOADS in the order they run. */
-export const WORKLOADS: Workload[] = [startup, iperf(1), iperf(8), wrk(true), wrk(false), redis, idle];
+export const WORKLOADS: Workload[] = [startup, iperf(1), iperf(1, true), iperf(8), iperf(8, true), wrk(true), wrk(false), redis, idle, stalled(100), stalled(1000)];

@@ -18,12 +18,13 @@ export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
 
 /**
  * DEFAULT_BUFFER_SIZE is `buffer_size` when the config sets none, in bytes:
- * how much one direction of a connection may queue for a slow receiver.
- * 256 KiB: a smaller mark saved no memory per stalled client (one read from
- * Bun, up to 512 KiB, dominates it) and cost CPU per GB on bulk transfers;
+ * how much one direction of a connection may queue for a slow receiver, and
+ * the size of a target socket's kernel receive buffer (src/receive-buffer.ts).
+ * 128 KiB: it keeps a stalled client near 128 KiB of sluice's memory, and a
+ * smaller receive buffer halves loopback throughput from a target;
  * docs/PERFORMANCE.md has the measurements.
  */
-export const DEFAULT_BUFFER_SIZE = 256 * 1024;
+export const DEFAULT_BUFFER_SIZE = 128 * 1024;
 /** MIN_BUFFER_SIZE and MAX_BUFFER_SIZE bound `buffer_size`, in bytes. */
 export const MIN_BUFFER_SIZE = 1024;
 export const MAX_BUFFER_SIZE = 64 * 1024 * 1024;

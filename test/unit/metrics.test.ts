@@ -23,6 +23,7 @@ interface FakeAppInit {
   targets: string[];
   sessions?: number;
   bytes?: { upstream: number; downstream: number };
+  buffered?: { upstream: number; downstream: number };
   accepted?: number;
   rejected?: number;
   failed?: number;
@@ -33,6 +34,7 @@ function fakeApp(init: FakeAppInit): App {
   const endpoints = init.targets.map((t) => parseEndpoint(t) as Endpoint);
   const config: AppConfig = appConfig({ name: init.name, ports: init.ports ?? [5001], targets: endpoints, connectTimeoutMs: 2000 });
   const bytes = init.bytes ?? { upstream: 0, downstream: 0 };
+  const buffered = init.buffered ?? { upstream: 0, downstream: 0 };
   return {
     name: init.name,
     config,
@@ -46,6 +48,7 @@ function fakeApp(init: FakeAppInit): App {
     open: init.sessions ?? 0,
     closed: (r: string) => new Map(init.closedBy ?? []).get(r) ?? 0,
     bytes: () => bytes,
+    buffered: () => buffered,
     accepted: init.accepted ?? 0,
     rejected: init.rejected ?? 0,
     failed: init.failed ?? 0,
@@ -165,6 +168,7 @@ function sample(): { p: ProxyView; web: App; db: App } {
     targets: ["127.0.0.1:9001", "[::1]:9002"],
     sessions: 3,
     bytes: { upstream: 1234, downstream: 98765 },
+    buffered: { upstream: 0, downstream: 131072 },
     accepted: 40,
     rejected: 2,
     failed: 1,
@@ -228,6 +232,14 @@ describe("renderMetrics", () => {
     expect(valueOf(x, "sluice_bytes_total", { app: "web", direction: "downstream" })).toBe(98765);
     expect(valueOf(x, "sluice_bytes_total", { app: "db", direction: "upstream" })).toBe(0);
     expect(x.samples.filter((s) => s.name === "sluice_bytes_total")).toHaveLength(4);
+  });
+
+  test("buffered bytes are a gauge per app and direction", () => {
+    const x = parse(renderMetrics(sample().p));
+    expect(valueOf(x, "sluice_buffered_bytes", { app: "web", direction: "downstream" })).toBe(131072);
+    expect(valueOf(x, "sluice_buffered_bytes", { app: "web", direction: "upstream" })).toBe(0);
+    expect(valueOf(x, "sluice_buffered_bytes", { app: "db", direction: "downstream" })).toBe(0);
+    expect(x.type.get("sluice_buffered_bytes")).toBe("gauge");
   });
 
   test("per-app and process-wide families", () => {

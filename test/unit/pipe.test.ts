@@ -161,8 +161,8 @@ describe("Pipe writes", () => {
     expect(p.flush()).toBe(false);
   });
 
-  test("the default high-water mark is 256 KiB", () => {
-    expect(HIGH_WATER_MARK).toBe(256 * 1024);
+  test("the default high-water mark is 128 KiB", () => {
+    expect(HIGH_WATER_MARK).toBe(128 * 1024);
     expect(new Pipe(null).highWater).toBe(HIGH_WATER_MARK);
   });
 });
@@ -340,5 +340,89 @@ describe("Pipe.prepend (a PROXY header)", () => {
     p.dst = new FakeSocket(-1);
     expect(p.flush()).toBe(false);
     expect(p.failed).toBe(true);
+  });
+});
+
+describe("Pipe with a read cap (the source's receive buffer is capped)", () => {
+  test("the source is paused before a read of the cap could carry the queue past the mark", () => {
+    const dst = new FakeSocket(0, 0, 0, 0);
+    const { p, src } = pipe(dst, 10);
+    p.setReadCap(4); // pause at 6 queued: 6 - 1 + 4 never passes 10
+    p.push(bytes(0, 4));
+    expect(src.calls).toEqual([]);
+    p.push(bytes(4, 2));
+    expect(src.calls).toEqual(["pause"]);
+    expect(p.queued).toBe(6);
+  });
+
+  test("a cap as large as the mark pauses the source at the first byte dst refuses, and resumes it only when empty", () => {
+    const dst = new FakeSocket(3, 0, 4);
+    const { p, src } = pipe(dst, 10);
+    p.setReadCap(10);
+    p.push(bytes(0, 10)); // 3 taken, 7 queued: paused
+    expect(src.calls).toEqual(["pause"]);
+    p.flush(); // 0 taken
+    p.flush(); // 4 taken: 3 left, still paused
+    expect([p.queued, src.count("resume")]).toEqual([3, 0]);
+    p.flush(); // the rest
+    expect([p.queued, src.calls.at(-1)]).toEqual([0, "resume"]);
+    expect(dst.written).toEqual(range(0, 10));
+  });
+
+  test("with any sequence of reads no larger than the cap, the queue never passes the mark", () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let run = 0; run < 200; run++) {
+      const mark = 4 + rand(60);
+      const cap = 1 + rand(mark);
+      const dst = new FakeSocket(...Array.from({ length: 400 }, () => rand(3) === 0 ? rand(cap * 2) : 0));
+      const src = new FakeSocket();
+      let paused = false;
+      src.pause = () => void (paused = true);
+      src.resume = () => void (paused = false);
+      const p = new Pipe(src, mark);
+      p.dst = dst;
+      p.setReadCap(cap);
+      let sent = 0;
+      for (let step = 0; step < 300; step++) {
+        if (!paused && rand(2) === 0) {
+          const n = 1 + rand(cap);
+          p.push(bytes(sent, n));
+          sent += n;
+        } else p.flush();
+        expect(p.queued).toBeLessThanOrEqual(mark);
+      }
+    }
+  });
+});
+
+describe("Pipe's held-bytes gauge", () => {
+  test("follows the queue through push, prepend, flush and discard", () => {
+    const dst = new FakeSocket(2, 0);
+    const { p } = pipe(dst, 100);
+    const gauge = new Float64Array(3);
+    p.held = gauge;
+    p.heldAt = 1;
+    p.push(bytes(0, 8)); // 2 taken, 6 held
+    expect(gauge[1]).toBe(6);
+    p.prepend(bytes(0, 3));
+    expect(gauge[1]).toBe(9);
+    p.flush(); // 0 taken
+    expect(gauge[1]).toBe(9);
+    p.push(bytes(8, 5));
+    expect(gauge[1]).toBe(14);
+    p.discard();
+    expect([gauge[1], p.queued, gauge[0], gauge[2]]).toEqual([0, 0, 0, 0]);
+  });
+
+  test("a failed write gives back everything held", () => {
+    const dst = new FakeSocket(0, -1);
+    const { p } = pipe(dst, 100);
+    const gauge = new Float64Array(1);
+    p.held = gauge;
+    p.push(bytes(0, 8));
+    expect(gauge[0]).toBe(8);
+    expect(p.flush()).toBe(false);
+    expect(gauge[0]).toBe(0);
   });
 });
