@@ -176,6 +176,8 @@ export class Session implements Sweepable {
   proxyHeader: Uint8Array | null = null;
   /** the client IP this session counts against in max_connections_per_client. */
   clientKey: string | undefined;
+  /** the target's reads are capped at the mark (or that was tried): see fromUpstream. */
+  readsCapped = false;
 
   constructor(
     readonly host: SessionHost,
@@ -238,8 +240,6 @@ export class Session implements Sweepable {
     this.connectMs = performance.now() - this.connectFrom;
     this.host.connected(this);
     this.up = up;
-    // Reads from the target at most buffer_size, so a client that stops reading pins no more than the mark.
-    if (capReceiveBuffer(up, this.downPipe.highWater)) this.downPipe.setReadCap(this.downPipe.highWater);
     this.upPipe.dst = up;
     this.downPipe.src = up;
     if (this.proxyHeader !== null) this.upPipe.prepend(this.proxyHeader);
@@ -255,7 +255,14 @@ export class Session implements Sweepable {
 
   fromUpstream(chunk: Uint8Array): void {
     this.lastActive = coarse.now;
-    if (!this.downPipe.push(chunk)) this.close("client-reset");
+    const p = this.downPipe;
+    // A target that sends more than the mark gets its reads capped at the mark, so a client that stops reading
+    // pins no more than that. Done here, not at connect: a short reply (most connections) never costs the syscall.
+    if (!this.readsCapped && p.bytes + p.queued + chunk.length > p.highWater) {
+      this.readsCapped = true;
+      if (capReceiveBuffer(this.up!, p.highWater)) p.setReadCap(p.highWater);
+    }
+    if (!p.push(chunk)) this.close("client-reset");
   }
 
   downstreamDrain(): void {
