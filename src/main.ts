@@ -93,6 +93,22 @@ async function main(): Promise<void> {
     },
     onApplied: (next) => void follow(next),
   });
+  // Signals are taken before any port accepts: an orchestrator may stop an instance the moment it answers, and
+  // the default action would kill it without a drain. One that comes while sluice is still starting waits for
+  // the start to finish, then drains (or reloads) as it would at any other time.
+  let started = false;
+  let early: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!started) {
+      if (signal !== "SIGHUP" || early === undefined) early = signal;
+      return;
+    }
+    if (signal === "SIGHUP") {
+      if (!stopping) void runtime.reload("signal");
+    } else stop(signal);
+  };
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => onSignal(signal));
+
   try {
     runtime.start(config);
   } catch (e) {
@@ -143,13 +159,8 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => {
-    if (!stopping) void runtime.reload("signal");
-  });
 
-  // Announced only now: a script that signals on seeing "ready" must find the handlers and the watch in place.
+  // Announced only now: a script that acts on seeing "ready" must find the watch in place.
   for (const app of config.apps) {
     log.info(
       `app ${app.name}: ports ${app.ports.join(", ")} -> ${app.targets.map((t) => t.address).join(", ")} (${app.balancer})`,
@@ -159,6 +170,8 @@ async function main(): Promise<void> {
   log.success(
     `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, ${plural(count, "worker")}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
   );
+  started = true;
+  if (early !== undefined) onSignal(early);
 }
 
 await main();

@@ -174,3 +174,37 @@ describe("drain", () => {
     expect(sl.output()).toContain("closed 1 connection");
   });
 });
+
+describe("a signal as soon as the first port accepts", () => {
+  /** firstAccept dials `port` until a connection is taken (the port is up), bounded in tries and time. */
+  async function firstAccept(port: number): Promise<void> {
+    const deadline = performance.now() + 10_000;
+    for (let i = 0; i < 20_000 && performance.now() < deadline; i++) {
+      const ok = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, error() {} } }).then(
+        (s) => (s.end(), true),
+        () => false,
+      );
+      if (ok) return;
+      await Bun.sleep(0);
+    }
+    throw new Error(`port ${port} never accepted`);
+  }
+
+  for (const workers of [1, 2]) {
+    test(`SIGTERM or SIGINT (workers = ${workers}) drains and exits 0, eight starts in a row`, async () => {
+      using b = echoBackend();
+      for (let round = 0; round < 8; round++) {
+        const port = freePort();
+        await using sl = await startSluice(
+          `bind = "127.0.0.1"\nworkers = ${workers}\n[health]\ninterval = "1h"\n` + appToml("sig", [port], [`127.0.0.1:${b.port}`]),
+          { ready: false },
+        );
+        await firstAccept(port);
+        sl.signal(round % 2 === 0 ? "SIGTERM" : "SIGINT");
+        const code = await withTimeout(sl.exited, 10_000, "sluice to exit");
+        // Killed by the signal's default action, Bun reports 128 + signal (143/130) or null; a drain exits 0.
+        expect([round, code, sl.output().includes("bye")]).toEqual([round, 0, true]);
+      }
+    }, 60_000);
+  }
+});
