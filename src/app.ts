@@ -289,6 +289,11 @@ export class App implements SessionHost {
     this.#discoveryTimer = setTimeout(() => void this.#discover(), this.checker.config.intervalMs);
   }
 
+  /** rediscover resolves the app's host names again now (a reload asks for it even when nothing else changed). */
+  rediscover(): void {
+    if (this.#owner) void this.#discover();
+  }
+
   /**
    * update applies a reloaded config to new connections. Target state is kept
    * by address; open sessions keep the target they have. The balancer is kept
@@ -309,7 +314,7 @@ export class App implements SessionHost {
       this.checker.stop();
       this.checker.start();
     }
-    if (this.#owner) void this.#discover();
+    this.rediscover();
     // Caps may have risen, or targets come: waiting clients may have a slot now.
     this.serveQueue();
   }

@@ -235,6 +235,10 @@ export class Runtime implements AdminHost {
     this.apps.clear();
     for (const [name, app] of sorted) this.apps.set(name, app);
     for (const app of created.values()) app.start();
+    // A reload re-resolves host names even when an app did not change (update() and start() resolve the others):
+    // the operator may have changed DNS and sent SIGHUP for it.
+    const updated = new Set(plan.update.map((ac) => ac.name));
+    if (before !== undefined) for (const [name, app] of this.apps) if (!updated.has(name) && !created.has(name)) app.rediscover();
 
     if (plan.admin !== undefined && this.owner) {
       void this.admin?.stop(true);

@@ -43,13 +43,13 @@ type Handlers = {
 };
 
 /** backend listens on 127.0.0.1 (port 0 unless given), half-open allowed, counting connections. */
-export function backend(h: Handlers, port = 0): Backend {
+export function backend(h: Handlers, port = 0, hostname = HOST): Backend {
   const b = {
     accepted: 0,
     open: 0,
   } as Backend & { accepted: number; open: number };
   const listener = Bun.listen<unknown>({
-    hostname: HOST,
+    hostname,
     port,
     allowHalfOpen: true,
     socket: {
@@ -139,8 +139,8 @@ export function echoBackend(port = 0): Backend {
 }
 
 /** greetBackend writes its `name` on connect and then echoes, so tests can see which target they reached. */
-export function nameBackend(name: string, port = 0): Backend {
-  return backend({ open: (s) => void s.write(name), data: (s, d) => void s.write(d), end: (s) => s.shutdown() }, port);
+export function nameBackend(name: string, port = 0, hostname = HOST): Backend {
+  return backend({ open: (s) => void s.write(name), data: (s, d) => void s.write(d), end: (s) => s.shutdown() }, port, hostname);
 }
 
 export interface Client {
