@@ -349,7 +349,7 @@ export class App implements SessionHost {
    * state lives on the TargetState, which reloads and DNS refreshes keep by
    * address. Returns undefined when the app has no such target.
    */
-  setEnabled(address: string, enabled: boolean): TargetState | undefined {
+  setEnabled(address: string, enabled: boolean, how = "through the admin API"): TargetState | undefined {
     const t = this.allTargets.find((x) => x.address === address);
     if (t === undefined) return undefined;
     if (t.enabled !== enabled) {
@@ -358,7 +358,7 @@ export class App implements SessionHost {
       if (enabled) t.slowStart(this.config.slowStartMs);
       this.#refreshPools(enabled ? [address] : []);
       if (enabled) this.serveQueue();
-      this.log.info(`target ${address} ${enabled ? "enabled" : "drained"} through the admin API`);
+      this.log.info(`target ${address} ${enabled ? "enabled" : "drained"} ${how}`);
     }
     return t;
   }

@@ -2,7 +2,8 @@
  * @module libc: the libc calls sluice makes through bun:ffi, for what Bun
  * has no API for: listen(2) again on a listening socket (a longer backlog,
  * src/backlog.ts), setsockopt(2) on it (TCP_DEFER_ACCEPT, src/backlog.ts),
- * and fcntl(2) (a non-blocking stderr, src/log-writer.ts). Loaded once, on first use: bun:ffi is not free at
+ * fcntl(2) (a non-blocking stderr, src/log-writer.ts), and close(2) (listening
+ * sockets an upgrade handed over that the new config no longer uses). Loaded once, on first use: bun:ffi is not free at
  * start-up. Where FFI or libc cannot be loaded (another libc, a sandbox) the
  * answer is the reason, and callers keep Bun's own behaviour.
  */
@@ -12,6 +13,7 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg: number): number;
   /** setsockopt with an int value. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  close(fd: number): number;
 }
 
 let loaded: Libc | string | undefined;
@@ -31,6 +33,7 @@ export function libc(): Libc | string {
           listen: { args: [i32, i32], returns: i32 },
           fcntl: { args: [i32, i32, i32], returns: i32 },
           setsockopt: { args: [i32, i32, i32, FFIType.ptr, i32], returns: i32 },
+          close: { args: [i32], returns: i32 },
         });
         const box = new Int32Array(1);
         loaded = {
@@ -40,6 +43,7 @@ export function libc(): Libc | string {
             box[0] = value;
             return symbols.setsockopt(fd, level, name, box, 4);
           },
+          close: (fd) => symbols.close(fd),
         };
         return loaded;
       } catch (e) {

@@ -57,34 +57,50 @@ let backlogWarned = false;
 
 export class Listener {
   readonly server: TCPSocketListener<Session>;
+  /** more sockets of the same port adopted from an old process that ran more threads (see src/inherit.ts). */
+  readonly #extra: TCPSocketListener<Session>[] = [];
 
-  /** The constructor binds at once and throws SluiceError LISTEN_FAILED naming the address. */
   /**
+   * The constructor binds at once and throws SluiceError LISTEN_FAILED naming the address.
+   *
    * `shared`: other worker threads listen on the same port (SO_REUSEPORT) and
    * the kernel spreads connections over them. The "first" bind of a port (the
    * main thread's) checks with a plain bind that no other process holds it,
    * since a port shared with SO_REUSEPORT would otherwise be split silently
    * with another sluice; the other workers "join" it.
+   *
+   * `inherited`: listening sockets of this port handed over by the process
+   * this one upgrades (src/upgrade.ts): they are adopted as they are, with no
+   * bind, so connections waiting in their accept queues are served here.
    */
   constructor(
     readonly bind: string,
     readonly port: number,
     public app: App,
     shared: Sharing = false,
+    inherited: readonly number[] = [],
   ) {
+    const socket = { ...downstreamHandlers, open: (s: Socket<Session>) => this.app.accept(s, this.port) };
     try {
-      if (shared === "first") Bun.listen({ hostname: bind, port, socket: { data() {} } }).stop(true);
-      this.server = Bun.listen<Session>({
-        hostname: bind,
-        port,
-        allowHalfOpen: true,
-        // reusePort is in Bun's listen options at run time; bun-types 1.4.4 lacks it.
-        ...(shared === false ? {} : { reusePort: true }),
-        socket: { ...downstreamHandlers, open: (s: Socket<Session>) => this.app.accept(s, this.port) },
-      } as unknown as Bun.TCPSocketListenOptions<Session>);
+      if (inherited.length > 0) {
+        const [fd, ...more] = inherited;
+        this.server = adopt(fd!, socket);
+        for (const extra of more) this.#extra.push(adopt(extra, socket));
+      } else {
+        if (shared === "first") Bun.listen({ hostname: bind, port, socket: { data() {} } }).stop(true);
+        this.server = Bun.listen<Session>({
+          hostname: bind,
+          port,
+          allowHalfOpen: true,
+          // reusePort is in Bun's listen options at run time; bun-types 1.4.4 lacks it.
+          ...(shared === false ? {} : { reusePort: true }),
+          socket,
+        } as unknown as Bun.TCPSocketListenOptions<Session>);
+      }
     } catch (e) {
       throw new SluiceError("LISTEN_FAILED", `cannot listen on ${formatEndpoint(bind, port)} for app "${app.name}": ${listenError(e, bind)}`);
     }
+    if (inherited.length > 0) this.#deferred = undefined;
     const why = raiseBacklog(this.server);
     if (why !== undefined && !backlogWarned) {
       backlogWarned = true;
@@ -93,20 +109,32 @@ export class Listener {
     this.tune();
   }
 
-  /** whether TCP_DEFER_ACCEPT is set on the port now. */
-  #deferred = false;
+  /** fds are the listening sockets' file descriptors, the one to hand over first. */
+  get fds(): number[] {
+    return [this.server, ...this.#extra].map((l) => (l as unknown as { fd: number }).fd).filter((fd) => typeof fd === "number" && fd >= 0);
+  }
+
+  /** whether TCP_DEFER_ACCEPT is set on the port now; undefined: not known (an adopted socket keeps what the old process set). */
+  #deferred: boolean | undefined = false;
 
   /** tune gives the port its app's socket options (defer_accept); the runtime calls it again after each reload. */
   tune(): void {
     const want = this.app.config.deferAccept;
     if (want === this.#deferred) return;
-    const why = deferAccept(this.server, want);
+    let why: string | undefined;
+    for (const l of [this.server, ...this.#extra]) why ??= deferAccept(l, want);
     if (why === undefined) this.#deferred = want;
     else logger(`app/${this.app.name}`).warn(`defer_accept not applied to port ${this.port}: ${why}`);
   }
 
-  /** stop closes the port; sessions already accepted carry on. */
+  /** stop closes the port (this thread's sockets of it); sessions already accepted carry on. */
   stop(): void {
     this.server.stop(false);
+    for (const l of this.#extra) l.stop(false);
   }
+}
+
+/** adopt listens on an already listening socket: Bun takes it as it is (`fd`), with no bind. */
+function adopt(fd: number, socket: object): TCPSocketListener<Session> {
+  return Bun.listen<Session>({ fd, allowHalfOpen: true, socket } as unknown as Bun.TCPSocketListenOptions<Session>);
 }

@@ -2,7 +2,7 @@
  * @module main: the sluice executable: arguments, signals, exit codes.
  * Every expected failure ends in one clear line on stderr and exit code 1.
  */
-import pkg from "../package.json" with { type: "json" };
+import { VERSION } from "./version.ts";
 import { parseArgs, USAGE, type CliOptions } from "./cli.ts";
 import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
@@ -17,6 +17,17 @@ import { readFdLimit } from "./limits.ts";
 import { fdPlan, Runtime } from "./runtime.ts";
 import { ConfigWatch } from "./watch.ts";
 import { Workers } from "./workers.ts";
+import { INHERIT_ENV, parseInherited, parseState, share, STATE_ENV, type Inherited } from "./inherit.ts";
+import { libc } from "./libc.ts";
+import { announceReady, startSuccessor, type UpgradeOutcome } from "./upgrade.ts";
+
+/**
+ * STARTED_FROM is the binary's path as it was at start. An upgrade starts
+ * whatever is at that path now; process.execPath, read later, names the
+ * replaced file (Linux appends " (deleted)" once a package manager has
+ * renamed a new one over it).
+ */
+const STARTED_FROM = process.execPath.replace(/ \(deleted\)$/, "");
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -44,7 +55,7 @@ async function main(): Promise<void> {
     return;
   }
   if (opts.version) {
-    process.stdout.write(`sluice ${pkg.version}\n`);
+    process.stdout.write(`sluice ${VERSION}\n`);
     return;
   }
   configureLog(logSettingsOf(undefined, opts));
@@ -72,6 +83,26 @@ async function main(): Promise<void> {
   const log = logger("sluice");
   const count = workerCount(opts.workers ?? config.workers);
   const fdLimit = await readFdLimit();
+  // Started by a running sluice as its upgrade: adopt its listening sockets (src/inherit.ts).
+  let inherited: Inherited = { ports: new Map() };
+  try {
+    const text = process.env[INHERIT_ENV];
+    if (text !== undefined) inherited = parseInherited(text);
+  } catch (e) {
+    fail(describe(e));
+  }
+  const drainedBefore = parseState(process.env[STATE_ENV]);
+  delete process.env[INHERIT_ENV];
+  delete process.env[STATE_ENV];
+  const usedPorts = new Set(config.apps.flatMap((a) => a.ports));
+  for (const [port, fds] of inherited.ports) {
+    if (usedPorts.has(port)) continue;
+    // A port the config no longer has: its sockets close with the old process.
+    const c = libc();
+    if (typeof c !== "string") for (const fd of fds) c.close(fd);
+    inherited.ports.delete(port);
+  }
+  const shares = share(inherited.ports, count);
   const board = Board.create(count);
   const directory = new Directory();
   const clients = count > 1 ? new SharedClientCounts(SharedClientCounts.allocate(count)) : new LocalClientCounts();
@@ -85,7 +116,9 @@ async function main(): Promise<void> {
     directory,
     clients,
     workers: count,
-    reusePort: count > 1 ? "first" : false,
+    // Always shared, so that an upgrade's new process may run more workers than this one.
+    reusePort: "first",
+    inherited: shares[0],
     tell: (news) => workers?.broadcast(news),
     afterApply: async (next) => {
       configureLog(logSettingsOf(next.log, opts));
@@ -100,26 +133,32 @@ async function main(): Promise<void> {
   let early: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (!started) {
-      if (signal !== "SIGHUP" || early === undefined) early = signal;
+      // A stop outranks a reload or an upgrade asked for in the same instant.
+      if (early === undefined || signal === "SIGTERM" || signal === "SIGINT") early = signal;
       return;
     }
     if (signal === "SIGHUP") {
       if (!stopping) void runtime.reload("signal");
-    } else stop(signal);
+    } else if (signal === "SIGUSR2") void upgrade(STARTED_FROM, "signal");
+    else stop(signal);
   };
-  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => onSignal(signal));
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR2"] as const) process.on(signal, () => onSignal(signal));
 
   try {
     runtime.start(config);
   } catch (e) {
     fail(describe(e));
   }
+  // Targets an operator drained stay drained across an upgrade; set before any worker starts or anything is dialled.
+  for (const [name, addresses] of Object.entries(drainedBefore)) {
+    for (const address of addresses) runtime.apps.get(name)?.setEnabled(address, false, "as in the process this one replaces");
+  }
   if (count > 1) {
     workers = new Workers({ count, board, directory, clients: clients as SharedClientCounts, runtime, log, configPath: opts.config, fdLimit, logSettings: () => logSettingsOf(runtime.config?.log, opts) });
     runtime.workerInfo = () => workers!.info();
     runtime.injectFault = (i, fault) => workers!.inject(i, fault);
     try {
-      await workers.start();
+      await workers.start(shares);
     } catch (e) {
       runtime.close();
       fail(describe(e));
@@ -140,14 +179,54 @@ async function main(): Promise<void> {
   await follow(config);
 
   let stopping = false;
-  const stop = (signal: string) => {
+  let upgrading = false;
+  const upgrades = { success: 0, failure: 0 };
+  runtime.upgrades = upgrades;
+  /**
+   * upgrade starts `binary` as this process's successor (src/upgrade.ts) and,
+   * once it serves, closes this process's ports and drains it. A successor
+   * that fails leaves this process serving as before.
+   */
+  const upgrade = async (binary: string, trigger: string): Promise<UpgradeOutcome> => {
+    if (stopping) return { ok: false, error: "shutting down" };
+    if (upgrading) return { ok: false, error: "an upgrade is already under way" };
+    upgrading = true;
+    const sockets = new Map<number, number[]>();
+    for (const [port, fds] of [...runtime.listenerFds(), ...(workers?.listenerFds() ?? [])]) sockets.set(port, [...(sockets.get(port) ?? []), ...fds]);
+    const state: Record<string, string[]> = {};
+    for (const app of runtime.apps.values()) {
+      const drained = app.allTargets.filter((t) => !t.enabled).map((t) => t.address);
+      if (drained.length > 0) state[app.name] = drained;
+    }
+    // A compiled binary's argv is [bun, /$bunfs/root/…, …args]; under `bun src/main.ts` the script is an argument too.
+    const args = process.argv.slice(process.argv[1]?.startsWith("/$bunfs/") ? 2 : 1);
+    log.info(`upgrade (${trigger}): starting ${binary} with ${plural([...sockets.values()].flat().length, "listening socket")}`);
+    const outcome = await startSuccessor({ binary, args, sockets: { ports: sockets }, state });
+    upgrading = false;
+    if (!outcome.ok) {
+      upgrades.failure++;
+      log.error(`upgrade failed, this process keeps serving: ${outcome.error}`);
+      return outcome;
+    }
+    upgrades.success++;
+    log.success(`upgraded to sluice ${outcome.version} (pid ${outcome.pid}); this process closes its ports and drains`);
+    // The successor answers the admin API now: a health check must not get this process's 503 (draining).
+    void runtime.admin?.stop(false);
+    runtime.admin = undefined;
+    stop("upgrade", 0);
+    return outcome;
+  };
+  runtime.upgrade = (binary) => upgrade(binary ?? STARTED_FROM, "http");
+  const stop = (signal: string, delayMs?: number) => {
     if (stopping) {
       log.warn(`${signal} again: closing ${plural(runtime.limits.active, "connection")} now`);
       process.exit(0);
     }
     stopping = true;
     watcher?.stop();
-    const now = runtime.config ?? config;
+    const now0 = runtime.config ?? config;
+    // An upgrade's successor already serves: no lame-duck delay.
+    const now = delayMs === undefined ? now0 : { ...now0, shutdownDelayMs: delayMs };
     const delay = now.shutdownDelayMs > 0 ? `after ${formatDuration(now.shutdownDelayMs)} of accepting while /healthz says draining, ` : "";
     const announce = () => log.info(`${signal}: ${delay}draining ${plural(runtime.limits.active, "open connection")} (up to ${formatDuration(now.shutdownTimeoutMs)})`);
     const others = workers?.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs);
@@ -168,9 +247,10 @@ async function main(): Promise<void> {
   }
   const admin = config.admin ? `, admin on http://${config.admin.address}` : "";
   log.success(
-    `sluice ${pkg.version} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, ${plural(count, "worker")}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
+    `sluice ${VERSION} ready: ${plural(config.apps.length, "app")}, ${plural(runtime.listeners.size, "port")} on ${config.bind}, ${plural(count, "worker")}, cap ${plural(runtime.limits.maxConnections, "connection")}${admin}`,
   );
   started = true;
+  announceReady(process.pid, VERSION);
   if (early !== undefined) onSignal(early);
 }
 

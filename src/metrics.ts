@@ -3,7 +3,7 @@
  * proxy. Counters live on the data path as plain numbers; they are only
  * formatted here, when scraped.
  */
-import pkg from "../package.json" with { type: "json" };
+import { VERSION } from "./version.ts";
 import type { App } from "./app.ts";
 import { probeSockets } from "./health/probe.ts";
 import type { Histogram } from "./histogram.ts";
@@ -30,12 +30,17 @@ export interface ProxyView {
   readonly workers?: readonly WorkerInfo[];
   /** log lines dropped by every thread; this thread's own count when absent. */
   readonly logDropped?: number;
+  /** binary upgrades this process started, by result. */
+  readonly upgrades?: { readonly success: number; readonly failure: number };
+  /** when this process started (ISO 8601). */
+  readonly startedAt?: string;
 }
 
 /** statusOf is the /status document: the contract's fields plus a few extras. */
 export function statusOf(p: ProxyView) {
   return {
     draining: p.draining,
+    ...(p.startedAt === undefined ? {} : { process: { pid: process.pid, started_at: p.startedAt, version: VERSION } }),
     ...(p.configInfo === undefined ? {} : { config: p.configInfo }),
     ...(p.workers === undefined ? {} : { workers: p.workers }),
     connections: {
@@ -177,13 +182,19 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
       ['result="failure"', p.reloads.failure],
     ]);
   }
+  if (p.upgrades !== undefined) {
+    family(out, "sluice_upgrades_total", "counter", "Binary upgrades this process started, by result; after a failed one this process keeps serving.", [
+      ['result="success"', p.upgrades.success],
+      ['result="failure"', p.upgrades.failure],
+    ]);
+  }
   histograms(
     out,
     "sluice_connect_duration_seconds",
     "Time from accepting a client to the target's connect, per app (failed dials and failover included).",
     apps.map((a) => [`app="${label(a.name)}"`, a.connectDuration]),
   );
-  family(out, "sluice_build_info", "gauge", "Always 1; the version label is sluice's.", [[`version="${label(pkg.version)}"`, 1]]);
+  family(out, "sluice_build_info", "gauge", "Always 1; the version label is sluice's.", [[`version="${label(VERSION)}"`, 1]]);
   optional(out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.", proc.startTimeSeconds);
   optional(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.", proc.cpuSeconds);
   optional(out, "process_resident_memory_bytes", "gauge", "Resident memory size, in bytes.", proc.residentBytes);

@@ -25,6 +25,7 @@ import type { Logger } from "./log.ts";
 import type { ProxyView } from "./metrics.ts";
 import { diff, summary, type Plan } from "./plan.ts";
 import { Sweeper } from "./sweeper.ts";
+import type { UpgradeOutcome } from "./upgrade.ts";
 
 /** DIAL_SWEEP_MS is the granularity of connect timeouts. */
 const DIAL_SWEEP_MS = 50;
@@ -79,6 +80,8 @@ export interface RuntimeOptions {
   workers?: number;
   /** has the other workers apply a config this thread applied; a reload is reported once it resolves. */
   afterApply?: (config: Config) => Promise<void>;
+  /** listening sockets handed over by the process this one upgrades, this thread's share (src/inherit.ts); adopted at start. */
+  inherited?: Map<number, number[]>;
 }
 
 export class Runtime implements AdminHost {
@@ -92,6 +95,12 @@ export class Runtime implements AdminHost {
   /** the running config; undefined before start(). */
   config: Config | undefined;
   readonly reloads = { success: 0, failure: 0 };
+  /** binary upgrades this process started, by result (sluice_upgrades_total); main counts them. */
+  upgrades = { success: 0, failure: 0 };
+  /** starts a binary upgrade (main sets it; the admin API's POST /upgrade): `binary` or the path this process started from. */
+  upgrade: ((binary?: string) => Promise<UpgradeOutcome>) | undefined;
+  /** when this process started, for /status. */
+  readonly startedAt = new Date().toISOString();
   configInfo: ConfigInfo;
   readonly #shared: Shared;
   readonly #opts: RuntimeOptions;
@@ -193,7 +202,12 @@ export class Runtime implements AdminHost {
     const opened: Listener[] = [];
     let admin: Server<undefined> | undefined;
     try {
-      for (const o of plan.open) opened.push(new Listener(plan.bind, o.port, appNamed(o.app), this.#opts.reusePort));
+      const inherited = this.#opts.inherited;
+      for (const o of plan.open) {
+        const fds = inherited?.get(o.port) ?? [];
+        inherited?.delete(o.port);
+        opened.push(new Listener(plan.bind, o.port, appNamed(o.app), this.#opts.reusePort, fds));
+      }
       if (plan.admin?.to !== undefined && this.owner && this.#opts.startAdmin !== undefined) admin = this.#opts.startAdmin(next.admin!, this);
     } catch (e) {
       for (const l of opened) l.stop();
@@ -249,6 +263,11 @@ export class Runtime implements AdminHost {
     if (cap.warning !== undefined && this.owner) this.log.warn(cap.warning);
     this.limits.maxConnections = cap.cap;
     this.limits.apps = next.apps.length;
+  }
+
+  /** listenerFds lists this thread's listening sockets by port, for a binary upgrade to hand over. */
+  listenerFds(): [port: number, fds: number[]][] {
+    return [...this.listeners].map(([port, l]) => [port, l.fds]);
   }
 
   /**

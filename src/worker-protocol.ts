@@ -26,6 +26,8 @@ export type ToWorker =
       log: Partial<LogSettings>;
       configPath: string;
       fdLimit: number | undefined;
+      /** listening sockets of the process this one upgrades that this worker adopts, by port (src/inherit.ts). */
+      inherit?: [port: number, fds: number[]][];
     }
   | { type: "apply"; config: Config; directory: DirectoryEntries; log: Partial<LogSettings> }
   | { type: "tidings"; news: Tidings; directory?: DirectoryEntries }
@@ -38,9 +40,10 @@ export type Fault = "crash" | "hang";
 
 /** FromWorker: what a worker sends the main thread. */
 export type FromWorker =
-  | { type: "ready" }
+  /** `listeners`: its listening sockets by port, which a binary upgrade hands over (src/upgrade.ts). */
+  | { type: "ready"; listeners: [port: number, fds: number[]][] }
   | { type: "failed"; error: string }
-  | { type: "applied"; error?: string }
+  | { type: "applied"; error?: string; listeners?: [port: number, fds: number[]][] }
   | { type: "tidings"; news: Tidings }
   /** its ports are closed (the drain has begun). */
   | { type: "closed" }

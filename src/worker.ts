@@ -56,7 +56,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       configureLog(m.log);
       try {
         runtime!.apply(diff(runtime!.config, m.config), m.config);
-        send({ type: "applied" });
+        send({ type: "applied", listeners: runtime!.listenerFds() });
       } catch (e) {
         send({ type: "applied", error: describeErrorLine(e) });
       }
@@ -94,6 +94,7 @@ function start(m: Extract<ToWorker, { type: "start" }>): void {
     tell: (news) => send({ type: "tidings", news }),
     reusePort: "join",
     workers: m.workers,
+    inherited: new Map(m.inherit ?? []),
   });
   try {
     runtime.start(m.config);
@@ -106,5 +107,5 @@ function start(m: Extract<ToWorker, { type: "start" }>): void {
   tallyDrops((n) => me.add(G.LOG_DROPPED, n));
   // The watchdog in the main thread sees this thread's loop turn by this count (src/workers.ts).
   setInterval(() => me.add(G.HEARTBEAT, 1), HEARTBEAT_MS);
-  send({ type: "ready" });
+  send({ type: "ready", listeners: runtime.listenerFds() });
 }

@@ -64,6 +64,8 @@ class Thread {
   gone = false;
   /** it said "ready": the watchdog watches it from then on. */
   ready = false;
+  /** its listening sockets by port, as it last reported them. */
+  listeners: [port: number, fds: number[]][] = [];
   /** the heartbeat last seen, and when it last moved (Date.now()). */
   beat = 0;
   beatAt = Date.now();
@@ -95,11 +97,15 @@ export class Workers {
 
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
-  /** start starts workers 1…count-1 and resolves when every one is listening; it throws if any cannot start. */
-  async start(): Promise<void> {
+  /**
+   * start starts workers 1…count-1 and resolves when every one is listening;
+   * it throws if any cannot start. `shares[i]` are the listening sockets
+   * worker i adopts from the process this one upgrades (src/inherit.ts).
+   */
+  async start(shares: Map<number, number[]>[] = []): Promise<void> {
     this.#watchdog = setInterval(() => this.#checkHeartbeats(Date.now()), 1000);
     const started: Promise<void>[] = [];
-    for (let i = 1; i < this.#opts.count; i++) started.push(this.#spawn(i, 0));
+    for (let i = 1; i < this.#opts.count; i++) started.push(this.#spawn(i, 0, shares[i] === undefined ? undefined : [...shares[i]!]));
     const results = await Promise.allSettled(started);
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     if (failed !== undefined) {
@@ -108,8 +114,13 @@ export class Workers {
     }
   }
 
+  /** listenerFds lists every worker thread's listening sockets by port (the main thread's are the runtime's). */
+  listenerFds(): [port: number, fds: number[]][] {
+    return [...this.#threads.values()].filter((t) => !t.gone).flatMap((t) => t.listeners);
+  }
+
   /** #spawn starts the thread for row `index` with the running config; it resolves once the thread listens. */
-  #spawn(index: number, restarts: number): Promise<void> {
+  #spawn(index: number, restarts: number, inherit?: [port: number, fds: number[]][]): Promise<void> {
     const { runtime, directory } = this.#opts;
     const config = runtime.config!;
     const worker = new Worker(WORKER_ENTRY);
@@ -123,6 +134,7 @@ export class Workers {
       switch (m.type) {
         case "ready":
           settle();
+          t.listeners = m.listeners;
           t.ready = true;
           t.beatAt = Date.now();
           return resolve();
@@ -132,6 +144,7 @@ export class Workers {
           worker.terminate();
           return reject(new SluiceError("LISTEN_FAILED", `worker ${index}: ${m.error}`));
         case "applied":
+          if (m.listeners !== undefined) t.listeners = m.listeners;
           return t.applying.shift()?.(m.error);
         case "tidings":
           return this.#heard(m.news, index);
@@ -163,6 +176,7 @@ export class Workers {
       log: this.#opts.logSettings(),
       configPath: this.#opts.configPath,
       fdLimit: this.#opts.fdLimit,
+      ...(inherit === undefined ? {} : { inherit }),
     };
     worker.postMessage(start);
     return promise;

@@ -19,7 +19,7 @@ export interface Sluice extends AsyncDisposable {
   output(): string;
   /** resolves when the output contains `text`. */
   waitForOutput(text: string | RegExp, ms?: number): Promise<void>;
-  admin(path: string): Promise<Response>;
+  admin(path: string, init?: RequestInit): Promise<Response>;
   status(): Promise<StatusDoc>;
   signal(sig: NodeJS.Signals): void;
   exited: Promise<number>;
@@ -101,7 +101,7 @@ export async function startSluice(
       });
       return withTimeout(Promise.race([p, died]), ms, `sluice to print ${pattern}; output so far:\n${text}`);
     },
-    admin: (path) => fetch(`http://127.0.0.1:${opts.adminPort}${path}`),
+    admin: (path, init) => fetch(`http://127.0.0.1:${opts.adminPort}${path}`, init),
     status: async () => (await (await fetch(`http://127.0.0.1:${opts.adminPort}/status`)).json()) as StatusDoc,
     signal: (sig) => process.kill(proc.pid, sig),
     exited,

@@ -1,0 +1,63 @@
+import { describe, expect, test } from "bun:test";
+import { encodeInherited, parseInherited, parseState, share } from "../../src/inherit.ts";
+import { childSockets } from "../../src/upgrade.ts";
+
+describe("inherited sockets", () => {
+  test.each([
+    ["one port", { ports: new Map([[5001, [7]]]) }, "5001=7"],
+    ["ports with several sockets and the admin's", { ports: new Map([[5001, [7, 9]], [80, [11]]]), admin: 12 }, "5001=7,5001=9,80=11;admin=12"],
+    ["nothing", { ports: new Map() }, ""],
+  ])("%s: encoded and parsed back", (_name, sockets, text) => {
+    expect(encodeInherited(sockets)).toBe(text);
+    expect(parseInherited(text)).toEqual(sockets);
+  });
+
+  test.each(["5001", "5001=x", "0=3", "70000=3", "5001=3;admin=x", "5001=3;admin=4;admin=5", "5001=3;other=4"])("%s is refused", (text) => {
+    expect(() => parseInherited(text)).toThrow();
+  });
+
+  test("the child's descriptors are 3, 4, … in the order the sockets are listed, the admin's last", () => {
+    const { fds, described } = childSockets({ ports: new Map([[5001, [20, 31]], [80, [25]]]), admin: 40 });
+    expect(fds).toEqual([20, 31, 25, 40]);
+    expect(described).toEqual({ ports: new Map([[5001, [3, 4]], [80, [5]]]), admin: 6 });
+  });
+});
+
+describe("share", () => {
+  const sockets = new Map([
+    [5001, [3, 4]],
+    [80, [5, 6, 7]],
+  ]);
+  test("as many threads as sockets: one each", () => {
+    expect(share(new Map([[5001, [3, 4]]]), 2)).toEqual([new Map([[5001, [3]]]), new Map([[5001, [4]]])]);
+  });
+  test("fewer threads: the main thread adopts what is left over", () => {
+    expect(share(sockets, 2)).toEqual([
+      new Map([
+        [5001, [3]],
+        [80, [5, 7]],
+      ]),
+      new Map([
+        [5001, [4]],
+        [80, [6]],
+      ]),
+    ]);
+  });
+  test("more threads: the others bind their own", () => {
+    expect(share(new Map([[5001, [3]]]), 3)).toEqual([new Map([[5001, [3]]]), new Map(), new Map()]);
+  });
+  test("every socket goes to exactly one thread", () => {
+    for (let threads = 1; threads <= 5; threads++) {
+      const all = share(sockets, threads).flatMap((m) => [...m.values()].flat()).sort();
+      expect(all).toEqual([3, 4, 5, 6, 7]);
+    }
+  });
+});
+
+describe("operator state", () => {
+  test("drained targets by app; anything malformed is no state at all", () => {
+    expect(parseState('{"web":["127.0.0.1:9001"]}')).toEqual({ web: ["127.0.0.1:9001"] });
+    expect(parseState('{"web":["a",3]}')).toEqual({ web: ["a"] });
+    for (const bad of [undefined, "", "[1]", "null", "{", '"x"']) expect(parseState(bad)).toEqual({});
+  });
+});
