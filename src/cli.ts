@@ -15,11 +15,20 @@ export interface CliOptions {
   logFormat: LogFormat | undefined;
   /** undefined: the config's `workers`. */
   workers: number | "auto" | undefined;
+  /** `sluice upgrade`: ask the running process to upgrade (src/upgrade-client.ts). */
+  upgrade: boolean;
+  /** with upgrade: the binary to start instead of the running one's path. */
+  binary: string | undefined;
 }
 
 export const USAGE = `Usage: sluice [options]
+       sluice upgrade [-c PATH] [--binary PATH]
 
 A TCP proxy and load balancer.
+
+sluice upgrade asks the sluice running on that config (through its admin API)
+to start the new binary at its own path, or at --binary, hand it every
+listening socket and drain; nothing is refused meanwhile.
 
 Options:
   -c, --config PATH     config file (default ./config.toml; a .json path is read as JSON)
@@ -34,16 +43,27 @@ Signals:
   SIGTERM, SIGINT  stop (after shutdown_delay), let open connections finish up to
                    shutdown_timeout, exit 0; a second signal exits at once
   SIGHUP           reload the config file (so does saving it, unless watch = false)
+  SIGUSR2          upgrade to the binary at the path sluice was started from
 
 Admin API (when the config has an [admin] table; default http://127.0.0.1:9900):
   GET  /healthz  /status  /metrics
-  POST /reload   /apps/{app}/targets/{address}/drain   .../enable
+  POST /reload   /upgrade   /apps/{app}/targets/{address}/drain   .../enable
        (a bearer token when [admin] token is set; else only on a loopback address)`;
 
 /** parseArgs reads user arguments (argv without the runtime and script); it throws SluiceError USAGE. */
 export function parseArgs(args: readonly string[]): CliOptions {
-  const o: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined, workers: undefined };
-  for (let i = 0; i < args.length; i++) {
+  const o: CliOptions = {
+    config: "config.toml",
+    check: false,
+    help: false,
+    version: false,
+    logLevel: undefined,
+    logFormat: undefined,
+    workers: undefined,
+    upgrade: args[0] === "upgrade",
+    binary: undefined,
+  };
+  for (let i = o.upgrade ? 1 : 0; i < args.length; i++) {
     const a = args[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
     const value = (): string => {
@@ -72,6 +92,10 @@ export function parseArgs(args: readonly string[]): CliOptions {
         else throw new SluiceError("USAGE", `--workers must be auto or 1-64`);
         break;
       }
+      case "--binary":
+        if (!o.upgrade) throw new SluiceError("USAGE", "--binary goes with `sluice upgrade`");
+        o.binary = value();
+        break;
       case "-v":
       case "--version":
         o.version = flagOnly(flag, inline);
@@ -84,6 +108,7 @@ export function parseArgs(args: readonly string[]): CliOptions {
         throw new SluiceError("USAGE", `unknown argument ${JSON.stringify(a)}`);
     }
   }
+  if (o.upgrade && (o.check || o.workers !== undefined)) throw new SluiceError("USAGE", "`sluice upgrade` takes only -c and --binary");
   return o;
 }
 

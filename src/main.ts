@@ -20,6 +20,9 @@ import { Workers } from "./workers.ts";
 import { INHERIT_ENV, parseInherited, parseState, share, STATE_ENV, type Inherited } from "./inherit.ts";
 import { libc } from "./libc.ts";
 import { announceReady, startSuccessor, type UpgradeOutcome } from "./upgrade.ts";
+import { requestUpgrade } from "./upgrade-client.ts";
+import { sdNotify } from "./sd-notify.ts";
+import { resolve as resolvePath } from "node:path";
 
 /**
  * STARTED_FROM is the binary's path as it was at start. An upgrade starts
@@ -65,6 +68,18 @@ async function main(): Promise<void> {
     config = await loadConfig(opts.config);
   } catch (e) {
     fail(describe(e));
+  }
+  if (opts.upgrade) {
+    const binary = opts.binary === undefined ? undefined : resolvePath(opts.binary);
+    let answer: { ok: boolean; message: string };
+    try {
+      answer = await requestUpgrade(config, binary);
+    } catch (e) {
+      fail(describe(e));
+    }
+    if (!answer.ok) fail(answer.message);
+    process.stdout.write(`sluice: ${answer.message}\n`);
+    return;
   }
   if (opts.check) {
     // What only this machine can tell: whether `bind` is one of its addresses.
@@ -210,6 +225,7 @@ async function main(): Promise<void> {
     }
     upgrades.success++;
     log.success(`upgraded to sluice ${outcome.version} (pid ${outcome.pid}); this process closes its ports and drains`);
+    sdNotify(`MAINPID=${outcome.pid}`);
     // The successor answers the admin API now: a health check must not get this process's 503 (draining).
     void runtime.admin?.stop(false);
     runtime.admin = undefined;
@@ -217,12 +233,21 @@ async function main(): Promise<void> {
     return outcome;
   };
   runtime.upgrade = (binary) => upgrade(binary ?? STARTED_FROM, "http");
+  let stoppedBy = "";
   const stop = (signal: string, delayMs?: number) => {
     if (stopping) {
+      // After an upgrade this process drains anyway; a service manager's stop must not cut its sessions short.
+      if (stoppedBy === "upgrade") {
+        stoppedBy = signal;
+        log.info(`${signal}: already draining after an upgrade`);
+        return;
+      }
       log.warn(`${signal} again: closing ${plural(runtime.limits.active, "connection")} now`);
       process.exit(0);
     }
     stopping = true;
+    stoppedBy = signal;
+    if (signal !== "upgrade") sdNotify("STOPPING=1");
     watcher?.stop();
     const now0 = runtime.config ?? config;
     // An upgrade's successor already serves: no lame-duck delay.
@@ -251,6 +276,7 @@ async function main(): Promise<void> {
   );
   started = true;
   announceReady(process.pid, VERSION);
+  sdNotify(`MAINPID=${process.pid}\nREADY=1`);
   if (early !== undefined) onSignal(early);
 }
 

@@ -30,9 +30,13 @@ test.skipIf(!analyze)("systemd-analyze verify accepts the unit without a warning
 });
 if (!analyze) console.log("systemd unit: systemd-analyze is not installed here, so the unit was not verified");
 
-test("the unit reloads with SIGHUP, raises the fd limit, sandboxes, and outlasts the drain", () => {
+test("the unit reloads with SIGHUP, follows an upgrade's new main PID, raises the fd limit, sandboxes, and outlasts the drain", () => {
   const keys = new Map([...text.matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
   expect(keys.get("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
+  // sluice sends READY=1 and, in an upgrade, MAINPID= of the new process (src/sd-notify.ts).
+  expect(keys.get("Type")).toBe("notify");
+  expect(keys.get("NotifyAccess")).toBe("all");
+  expect(text).toContain("systemctl kill --kill-whom=main -s SIGUSR2 sluice");
   expect(Number(keys.get("LimitNOFILE"))).toBeGreaterThanOrEqual(65536);
   expect(keys.get("DynamicUser")).toBe("yes");
   expect(keys.get("ProtectSystem")).toBe("strict");

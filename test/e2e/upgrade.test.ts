@@ -238,3 +238,56 @@ test("a successor that cannot start (a bad config, a binary that exits at once) 
   expect({ refused: load.refused, reset: load.reset, corrupt: load.corrupt }).toEqual({ refused: 0, reset: 0, corrupt: 0 });
   expect(load.ok).toBeGreaterThan(0);
 }, 60_000);
+
+const python = Bun.which("python3");
+
+test.skipIf(!python)("systemd is told READY=1, and the new main PID after an upgrade (NOTIFY_SOCKET)", async () => {
+  using a = echoBackend();
+  const [port, admin] = freePorts(2) as [number, number];
+  const sock = join(dir, "notify.sock");
+  // A stand-in for systemd: prints each datagram on the notify socket as one JSON line.
+  const listener = Bun.spawn(
+    [python!, "-c", "import socket,sys,json\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint('bound',flush=True)\nwhile True: print(json.dumps(s.recv(4096).decode()),flush=True)", sock],
+    { stdout: "pipe", stderr: "ignore" },
+  );
+  const lines: string[] = [];
+  const pump = (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of listener.stdout) {
+      buf += dec.decode(chunk, { stream: true });
+      const parts = buf.split("\n");
+      buf = parts.pop()!;
+      lines.push(...parts);
+    }
+  })();
+  const path = join(dir, "sluice-notify");
+  install(BINARY, path);
+  const pids: number[] = [];
+  try {
+    await poll(async () => lines, (l) => l.includes("bound"), 5000, "the notify socket");
+    await using sl = await startSluice(
+      `bind = "127.0.0.1"\n[admin]\nlisten = "127.0.0.1:${admin}"\n[health]\ninterval = "1h"\n` + appToml("up", [port], [`127.0.0.1:${a.port}`]),
+      { adminPort: admin, binary: path, env: { NOTIFY_SOCKET: sock } },
+    );
+    pids.push(sl.pid);
+    const said = () => lines.filter((l) => l !== "bound").map((l) => JSON.parse(l) as string);
+    await poll(async () => said(), (s) => s.includes(`MAINPID=${sl.pid}\nREADY=1`), 5000, "READY=1");
+    sl.signal("SIGUSR2");
+    const next = await poll(() => processOf(sl).catch(() => ({ pid: sl.pid }) as ProcessInfo), (p) => p.pid !== sl.pid, 15_000, "the upgrade");
+    pids.push(next.pid);
+    // The new process says it is ready and main; the old hands the role over; neither says STOPPING.
+    await poll(async () => said(), (s) => s.includes(`MAINPID=${next.pid}\nREADY=1`) && s.includes(`MAINPID=${next.pid}`), 5000, "the new MAINPID");
+    expect(said().some((s) => s.includes("STOPPING=1"))).toBe(false);
+    process.kill(next.pid, "SIGTERM");
+    await poll(async () => said(), (s) => s.includes("STOPPING=1"), 5000, "STOPPING=1 on a stop");
+  } finally {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    listener.kill();
+    await pump.catch(() => {});
+  }
+}, 60_000);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs, USAGE, type CliOptions } from "../../src/cli.ts";
 import { SluiceError } from "../../src/errors.ts";
 
-const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined, workers: undefined };
+const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined, workers: undefined, upgrade: false, binary: undefined };
 
 /** codeOf runs parseArgs and returns the SluiceError code it throws, or "ok". */
 function codeOf(args: string[]): string {
@@ -24,6 +24,9 @@ describe("parseArgs accepts", () => {
     [["--config=a=b.toml"], { config: "a=b.toml" }], // only the first = splits
     [["-c", "a.toml", "-c", "b.toml"], { config: "b.toml" }], // the last one wins
     [["--check"], { check: true }],
+    [["upgrade"], { upgrade: true }],
+    [["upgrade", "-c", "/etc/sluice/config.toml", "--binary", "/opt/sluice-2"], { upgrade: true, config: "/etc/sluice/config.toml", binary: "/opt/sluice-2" }],
+    [["upgrade", "--binary=./b"], { upgrade: true, binary: "./b" }],
     [["--check", "-c", "x.toml"], { check: true, config: "x.toml" }],
     [["-v"], { version: true }],
     [["--version"], { version: true }],
@@ -70,6 +73,10 @@ describe("parseArgs rejects with USAGE", () => {
     [["--workers", "65"], "more workers than the board has rows"],
     [["--workers", "2.5"], "a fraction of a worker"],
     [["--workers", "AUTO"], "auto in capitals"],
+    [["--binary", "/opt/sluice"], "--binary without upgrade"],
+    [["upgrade", "--check"], "upgrade with --check"],
+    [["upgrade", "--binary"], "--binary without a value"],
+    [["-c", "x.toml", "upgrade"], "upgrade not first"],
     [["--workers"], "--workers without a value"],
     [["--frobnicate"], "an unknown long flag"],
     [["-x"], "an unknown short flag"],
