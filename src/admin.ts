@@ -25,6 +25,7 @@ import { SluiceError } from "./errors.ts";
 import { logger } from "./log.ts";
 import { renderMetrics, statusOf, targetStatus, type ProxyView } from "./metrics.ts";
 import type { Endpoint } from "./target.ts";
+import type { UpgradeOutcome } from "./upgrade.ts";
 
 /** ReloadOutcome is what a reload reports. */
 export interface ReloadOutcome {
@@ -40,6 +41,8 @@ export interface AdminHost extends ProxyView {
   readonly adminToken: string | undefined;
   /** the admin listener is on a loopback address. */
   readonly adminLoopback: boolean;
+  /** starts a binary upgrade to `binary` (else the path sluice was started from); undefined where this process cannot. */
+  readonly upgrade?: ((binary?: string) => Promise<UpgradeOutcome>) | undefined;
   /** makes a worker thread crash or hang (debug builds only). */
   readonly injectFault?: ((index: number, fault: "crash" | "hang") => boolean) | undefined;
 }
@@ -58,7 +61,7 @@ const log = logger("admin");
 
 type Method = "GET" | "POST";
 /** Handler answers one request; `params` are the route's `:name` segments, percent-decoded. */
-type Handler = (host: AdminHost, params: Readonly<Record<string, string>>) => Response | Promise<Response>;
+type Handler = (host: AdminHost, params: Readonly<Record<string, string>>, req?: Request) => Response | Promise<Response>;
 
 /**
  * ROUTES is every path of the API and the methods it takes. A GET path also
@@ -69,6 +72,7 @@ const ROUTES: Readonly<Record<string, Partial<Record<Method, Handler>>>> = {
   "/status": { GET: (host) => Response.json(statusOf(host)) },
   "/metrics": { GET: (host) => new Response(renderMetrics(host), { headers: METRICS_TYPE }) },
   "/reload": { POST: reload },
+  "/upgrade": { POST: upgrade },
   "/apps/:app/targets/:address/drain": { POST: (host, p) => setEnabled(host, p, false) },
   "/apps/:app/targets/:address/enable": { POST: (host, p) => setEnabled(host, p, true) },
   ...(typeof SLUICE_RELEASE === "undefined" && debugHooks
@@ -197,14 +201,21 @@ function denied(status: 401 | 403): Response {
  * answer runs one route's handler for `method` (HEAD as GET), after the
  * POST authorization; 405 with `Allow` when the route does not take it.
  */
-function answer(route: Partial<Record<Method, Handler>>, method: string, params: Record<string, string>, host: AdminHost, authorization: string | null): Response | Promise<Response> {
+function answer(
+  route: Partial<Record<Method, Handler>>,
+  method: string,
+  params: Record<string, string>,
+  host: AdminHost,
+  authorization: string | null,
+  req?: Request,
+): Response | Promise<Response> {
   const handler = method === "GET" || method === "HEAD" ? route.GET : method === "POST" ? route.POST : undefined;
   if (handler === undefined) return text(405, "method not allowed\n", { allow: allowOf(route) });
   if (method === "POST") {
     const verdict = authorize(host, authorization);
     if (verdict !== 200) return denied(verdict);
   }
-  return handler(host, params);
+  return handler(host, params, req);
 }
 
 /**
@@ -213,12 +224,12 @@ function answer(route: Partial<Record<Method, Handler>>, method: string, params:
  * match, and what the unit tests drive. 405 with `Allow` for a method the path
  * (or, on an unknown path, the whole API) does not take, 404 for an unknown path.
  */
-export function adminResponse(method: string, path: string, host: AdminHost, authorization: string | null = null): Response | Promise<Response> {
+export function adminResponse(method: string, path: string, host: AdminHost, authorization: string | null = null, req?: Request): Response | Promise<Response> {
   const m = matchRoute(path);
   if (m === undefined) {
     return API_METHODS.split(", ").includes(method) ? text(404, "not found\n") : text(405, "method not allowed\n", { allow: API_METHODS });
   }
-  return answer(ROUTES[m.pattern]!, method, m.params, host, authorization);
+  return answer(ROUTES[m.pattern]!, method, m.params, host, authorization, req);
 }
 
 /** reload runs a reload as POST /reload asked: 200 with what changed, 422 with why not (the running config stays). */
@@ -232,6 +243,31 @@ async function reload(host: AdminHost): Promise<Response> {
   return outcome.ok
     ? Response.json({ result: "success", message: outcome.message })
     : Response.json({ result: "failure", error: outcome.message }, { status: 422 });
+}
+
+/**
+ * upgrade starts a binary upgrade as POST /upgrade asked (body: optional JSON
+ * `{"binary": "/path"}`, else the path sluice was started from) and answers
+ * once the new process serves (200 with its pid and version) or has failed
+ * (422 with why; this process keeps serving).
+ */
+async function upgrade(host: AdminHost, _params: unknown, req?: Request): Promise<Response> {
+  if (host.upgrade === undefined) return Response.json({ error: "this process cannot upgrade" }, { status: 422 });
+  let binary: string | undefined;
+  const body = req === undefined ? "" : (await req.text()).trim();
+  if (body !== "") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return Response.json({ error: 'the body must be JSON: {"binary": "/path/to/sluice"} or nothing' }, { status: 400 });
+    }
+    const b = (parsed as { binary?: unknown } | null)?.binary;
+    if (b !== undefined && (typeof b !== "string" || !b.startsWith("/"))) return Response.json({ error: "binary must be an absolute path" }, { status: 400 });
+    binary = b as string | undefined;
+  }
+  const outcome = await host.upgrade(binary);
+  return outcome.ok ? Response.json({ result: "success", pid: outcome.pid, version: outcome.version }) : Response.json({ result: "failure", error: outcome.error }, { status: 422 });
 }
 
 /** setEnabled drains or enables `{address}` of `{app}`: 200 with the target as /status shows it, or 404. */
@@ -271,7 +307,7 @@ function bunRoutes(host: AdminHost) {
   for (const [pattern, route] of Object.entries(ROUTES)) {
     const methods: (typeof routes)[string] = {};
     for (const method of Object.keys(route) as Method[]) {
-      methods[method] = (req) => guarded(req, () => answer(route, req.method, req.params, host, req.headers.get("authorization")));
+      methods[method] = (req) => guarded(req, () => answer(route, req.method, req.params, host, req.headers.get("authorization"), req));
     }
     routes[pattern] = methods;
   }
@@ -287,7 +323,7 @@ export function startAdmin(at: Endpoint, host: AdminHost): Server<undefined> {
       development: false,
       idleTimeout: IDLE_TIMEOUT_S,
       routes: bunRoutes(host),
-      fetch: (req) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"))),
+      fetch: (req) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
       // Only reached if something outside the guards throws; same answer.
       error: (e) => cannotAnswer("a request", e),
     });

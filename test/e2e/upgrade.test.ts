@@ -291,3 +291,40 @@ test.skipIf(!python)("systemd is told READY=1, and the new main PID after an upg
     await pump.catch(() => {});
   }
 }, 60_000);
+
+test("sluice upgrade --binary asks the running process over its admin API, and says what came of it", async () => {
+  using a = echoBackend();
+  const [port, admin] = freePorts(2) as [number, number];
+  const pids: number[] = [];
+  await using sl = await startSluice(
+    `bind = "127.0.0.1"\nwatch = false\n[admin]\nlisten = "127.0.0.1:${admin}"\ntoken = "s3cret"\n[health]\ninterval = "1h"\n` + appToml("up", [port], [`127.0.0.1:${a.port}`]),
+    { adminPort: admin },
+  );
+  pids.push(sl.pid);
+  try {
+    const bad = Bun.spawnSync([BINARY, "upgrade", "-c", sl.configPath, "--binary", "/nonexistent/sluice"], { stdout: "pipe", stderr: "pipe" });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.toString()).toContain("upgrade refused (422)");
+    expect((await processOf(sl)).pid).toBe(sl.pid);
+
+    const run = Bun.spawn([BINARY, "upgrade", "-c", sl.configPath, "--binary", BUILD_B], { stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await withTimeout(Promise.all([new Response(run.stdout).text(), run.exited]), 40_000, "sluice upgrade");
+    const now = await processOf(sl);
+    pids.push(now.pid);
+    expect(code).toBe(0);
+    expect(out).toBe(`sluice: upgraded: sluice ${versionA}+b serves as pid ${now.pid}; the old process drains\n`);
+    expect(now.version).toBe(`${versionA}+b`);
+    expect(await (await import("../helpers/net.ts")).exchange(port, "hi")).toBe("hi");
+
+    // Without the token the API refuses, and the command says so (watch = false: the running process keeps the old token).
+    writeFileSync(sl.configPath, readFileSync(sl.configPath, "utf8").replace('token = "s3cret"', 'token = "wrong"'));
+    const denied = Bun.spawnSync([BINARY, "upgrade", "-c", sl.configPath], { stdout: "pipe", stderr: "pipe" });
+    expect([denied.exitCode, denied.stderr.toString().includes("upgrade refused (401)")]).toEqual([1, true]);
+  } finally {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+  }
+}, 60_000);
