@@ -4,7 +4,8 @@
  * src/backlog.ts), setsockopt(2) on it (TCP_DEFER_ACCEPT, src/backlog.ts),
  * fcntl(2) (a non-blocking stderr, src/log-writer.ts), close(2) (listening
  * sockets an upgrade handed over that the new config no longer uses), and
- * socket(2)/sendto(2) (a datagram to systemd's notify socket). Loaded once, on first use: bun:ffi is not free at
+ * socket(2)/sendto(2) (a datagram to systemd's notify socket), dup2(2) and
+ * SO_LINGER (resetting a stuck worker's connections, src/stuck-sockets.ts). Loaded once, on first use: bun:ffi is not free at
  * start-up. Where FFI or libc cannot be loaded (another libc, a sandbox) the
  * answer is the reason, and callers keep Bun's own behaviour.
  */
@@ -15,6 +16,9 @@ export interface Libc {
   /** setsockopt with an int value. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   close(fd: number): number;
+  dup2(from: number, to: number): number;
+  /** setsockopt with a prepared value (a struct). */
+  setsockoptBytes(fd: number, level: number, name: number, value: Uint8Array): number;
   /** socket(2) and sendto(2) with a prepared address: one datagram to a Unix socket (src/sd-notify.ts). */
   socket(domain: number, type: number, protocol: number): number;
   sendto(fd: number, data: Uint8Array, flags: number, addr: Uint8Array): number;
@@ -38,6 +42,7 @@ export function libc(): Libc | string {
           fcntl: { args: [i32, i32, i32], returns: i32 },
           setsockopt: { args: [i32, i32, i32, FFIType.ptr, i32], returns: i32 },
           close: { args: [i32], returns: i32 },
+          dup2: { args: [i32, i32], returns: i32 },
           socket: { args: [i32, i32, i32], returns: i32 },
           sendto: { args: [i32, FFIType.ptr, FFIType.u64, i32, FFIType.ptr, i32], returns: FFIType.i64 },
         });
@@ -50,6 +55,8 @@ export function libc(): Libc | string {
             return symbols.setsockopt(fd, level, name, box, 4);
           },
           close: (fd) => symbols.close(fd),
+          dup2: (from, to) => symbols.dup2(from, to),
+          setsockoptBytes: (fd, level, name, value) => symbols.setsockopt(fd, level, name, value, value.length),
           socket: (domain, type, protocol) => symbols.socket(domain, type, protocol),
           sendto: (fd, data, flags, addr) => Number(symbols.sendto(fd, data, data.length, flags, addr, addr.length)),
         };

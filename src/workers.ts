@@ -14,6 +14,7 @@ import { SluiceError } from "./errors.ts";
 import type { Logger, LogSettings } from "./log.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Fault, FromWorker, ToWorker } from "./worker-protocol.ts";
+import { loopSockets, resetSockets } from "./stuck-sockets.ts";
 
 /** START_TIMEOUT_MS bounds how long a worker may take to bind its ports and say it is ready. */
 const START_TIMEOUT_MS = 10_000;
@@ -187,8 +188,8 @@ export class Workers {
    * so that its listeners close and the kernel sends its share of new
    * connections to the others. Nothing can run in that thread to close its
    * sessions, and Bun does not close a stuck thread's sockets when it stops
-   * it (docs/BUN-SOCKETS.md): they stay open, idle, until the process
-   * exits, and the log says so.
+   * it (docs/BUN-SOCKETS.md), so this thread resets them first
+   * (src/stuck-sockets.ts): their clients learn at once.
    */
   #checkHeartbeats(now: number): void {
     if (this.#stopping) return;
@@ -199,9 +200,12 @@ export class Workers {
         t.beat = beat;
         t.beatAt = now;
       } else if (now - t.beatAt >= HANG_MS) {
-        const open = this.#opts.board.as(t.index).process.mine(G.ACTIVE);
+        // Its sessions are reset first, while the stuck thread cannot touch their descriptors (src/stuck-sockets.ts).
+        const found = loopSockets(t.listeners.flatMap(([, fds]) => fds));
+        const reset = typeof found === "string" ? found : resetSockets(found);
         this.#opts.log.error(
-          `worker ${t.index} has not run for ${Math.round((now - t.beatAt) / 1000)} s (its event loop is stuck): stopping it and starting another; its ${open} open connections cannot be closed and stay idle until sluice restarts`,
+          `worker ${t.index} has not run for ${Math.round((now - t.beatAt) / 1000)} s (its event loop is stuck): stopping it and starting another; ` +
+            (typeof reset === "number" ? `reset its ${reset} open sockets (clients and targets)` : `its open connections could not be reset (${reset}) and stay idle until sluice restarts`),
         );
         t.ready = false;
         t.worker.terminate();

@@ -241,12 +241,19 @@ describe("workers = 2", () => {
     expect(sl.output()).toMatch(/worker\/1\] crashed, resetting its \d+ open connections: Error: injected crash/);
   }, 30_000);
 
-  test("a worker whose event loop is stuck is stopped by the watchdog and replaced; the other thread's connections carry on", async () => {
+  test("a worker whose event loop is stuck is stopped by the watchdog and replaced, its clients reset; the other thread's connections carry on", async () => {
     using b = echoBackend();
     const { sl, port, admin, clients, w0, w1 } = await faultRig(b.port);
+    const ends: (Error | undefined)[] = [];
+    for (const c of clients) void c.closed.then((e) => ends.push(e));
 
     expect((await fetch(`http://127.0.0.1:${admin}/debug/workers/1/hang`, { method: "POST" })).status).toBe(202);
     await sl.waitForOutput(/worker 1 has not run for \d+ s \(its event loop is stuck\)/, 15_000);
+    // The stuck worker's clients are reset at once (not left connected to nothing), before anyone writes.
+    await poll(async () => ends.length, (n) => n >= w1.active, 5000, "the stuck worker's clients to be reset");
+    expect(ends.length).toBe(w1.active);
+    expect(ends.every((e) => (e as { code?: string } | undefined)?.code === "ECONNRESET")).toBe(true);
+    expect(sl.output()).toMatch(new RegExp(`reset its ${2 * w1.active} open sockets`));
     await sl.waitForOutput("worker 1 replaced", 10_000);
     // Worker 0's clients still echo; the stuck worker's sessions are gone from every count.
     let echoed = 0;
