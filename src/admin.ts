@@ -274,7 +274,7 @@ async function upgrade(host: AdminHost, _params: unknown, req?: Request): Promis
 function setEnabled(host: AdminHost, params: Readonly<Record<string, string>>, enabled: boolean): Response {
   const app = host.apps.get(params.app ?? "");
   if (app === undefined) return Response.json({ error: `no app named ${JSON.stringify(params.app)}` }, { status: 404 });
-  const target = app.setEnabled(params.address ?? "", enabled);
+  const target = app.targets.setEnabled(params.address ?? "", enabled);
   if (target === undefined) {
     return Response.json({ error: `app ${JSON.stringify(app.name)} has no target ${JSON.stringify(params.address)}` }, { status: 404 });
   }

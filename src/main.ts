@@ -166,7 +166,7 @@ async function main(): Promise<void> {
   }
   // Targets an operator drained stay drained across an upgrade; set before any worker starts or anything is dialled.
   for (const [name, addresses] of Object.entries(drainedBefore)) {
-    for (const address of addresses) runtime.apps.get(name)?.setEnabled(address, false, "as in the process this one replaces");
+    for (const address of addresses) runtime.apps.get(name)?.targets.setEnabled(address, false, "as in the process this one replaces");
   }
   if (count > 1) {
     workers = new Workers({ count, board, directory, clients: clients as SharedClientCounts, runtime, log, configPath: opts.config, fdLimit, logSettings: () => logSettingsOf(runtime.config?.log, opts) });

@@ -54,10 +54,10 @@ export function statusOf(p: ProxyView) {
       ...(p.apps.get(a.name) === a ? {} : { retired: true }),
       ports: a.config.ports,
       balancer: a.config.balancer,
-      active: a.open,
+      active: a.counters.open,
       max_connections: a.maxConnections,
-      rejected: a.rejected,
-      queued: a.queued,
+      rejected: a.counters.rejected,
+      queued: a.counters.queued,
       targets: a.pool.targets.map(targetStatus),
       ...(a.routes.length === 0 ? {} : { routes: a.routes.map((r) => ({ sni: r.config.sni, balancer: r.config.balancer, targets: r.pool.targets.map(targetStatus) })) }),
     })),
@@ -84,7 +84,7 @@ export function targetStatus(t: TargetState) {
 /** reported lists the live apps, then retired ones whose name no live app has taken (labels must stay unique). */
 function reported(p: ProxyView): App[] {
   const apps = [...p.apps.values()];
-  for (const a of p.retired ?? []) if (!p.apps.has(a.name) && a.open > 0) apps.push(a);
+  for (const a of p.retired ?? []) if (!p.apps.has(a.name) && a.counters.open > 0) apps.push(a);
   return apps;
 }
 
@@ -154,14 +154,14 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
         [`app="${label(a.name)}",direction="downstream"`, b.downstream],
       ] as Row[];
     });
-  family(out, "sluice_bytes_total", "counter", "Bytes forwarded: upstream is client to target, downstream target to client.", byDirection((a) => a.bytes()));
-  family(out, "sluice_buffered_bytes", "gauge", "Bytes held in sluice's queues now, waiting for a slow receiver: upstream towards targets, downstream towards clients.", byDirection((a) => a.buffered()));
-  family(out, "sluice_downstream_connections_total", "counter", "Client connections accepted per app.", perApp((a) => a.accepted));
-  family(out, "sluice_downstream_connections_active", "gauge", "Open client connections per app.", perApp((a) => a.open));
-  family(out, "sluice_downstream_rejected_total", "counter", "Clients closed at once because the connection cap was reached.", perApp((a) => a.rejected));
-  family(out, "sluice_downstream_failed_total", "counter", "Clients closed because no target could be reached.", perApp((a) => a.failed));
+  family(out, "sluice_bytes_total", "counter", "Bytes forwarded: upstream is client to target, downstream target to client.", byDirection((a) => a.counters.bytes()));
+  family(out, "sluice_buffered_bytes", "gauge", "Bytes held in sluice's queues now, waiting for a slow receiver: upstream towards targets, downstream towards clients.", byDirection((a) => a.counters.buffered()));
+  family(out, "sluice_downstream_connections_total", "counter", "Client connections accepted per app.", perApp((a) => a.counters.accepted));
+  family(out, "sluice_downstream_connections_active", "gauge", "Open client connections per app.", perApp((a) => a.counters.open));
+  family(out, "sluice_downstream_rejected_total", "counter", "Clients closed at once because the connection cap was reached.", perApp((a) => a.counters.rejected));
+  family(out, "sluice_downstream_failed_total", "counter", "Clients closed because no target could be reached.", perApp((a) => a.counters.failed));
   // Every reason is a row from the start, so rate() and alerts see the first close of a kind too.
-  const closed: Row[] = apps.flatMap((a) => CLOSE_REASONS.map((r): Row => [`app="${label(a.name)}",reason="${r}"`, a.closed(r)]));
+  const closed: Row[] = apps.flatMap((a) => CLOSE_REASONS.map((r): Row => [`app="${label(a.name)}",reason="${r}"`, a.counters.closed(r)]));
   family(out, "sluice_downstream_closed_total", "counter", "Finished client connections by close reason, cap rejections (limit) included.", closed);
   family(out, "sluice_connections_limit", "gauge", "The process-wide connection cap.", [["", p.limits.maxConnections]]);
   family(out, "sluice_abandoned_dials", "gauge", "Timed-out dials whose socket the kernel is still connecting; each holds an fd.", [["", p.limits.abandonedDials]]);
@@ -171,9 +171,9 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
     "sluice_dns_failures_total",
     "counter",
     "Failed resolutions of host-name targets; each keeps the name's last good addresses.",
-    perApp((a) => a.discovery.failed),
+    perApp((a) => a.targets.discovery.failed),
   );
-  family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.localErrors));
+  family(out, "sluice_local_errors_total", "counter", "Dials that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL); targets stay in rotation.", perApp((a) => a.counters.localErrors));
   family(out, "sluice_log_lines_dropped_total", "counter", "Log lines dropped because stderr was not read fast enough (the queue holds 1 MiB).", [["", p.logDropped ?? droppedLines()]]);
   family(out, "sluice_draining", "gauge", "1 while shutting down.", [["", p.draining ? 1 : 0]]);
   if (p.reloads !== undefined) {
@@ -192,7 +192,7 @@ export function renderMetrics(p: ProxyView, proc: ProcessSample = sampleProcess(
     out,
     "sluice_connect_duration_seconds",
     "Time from accepting a client to the target's connect, per app (failed dials and failover included).",
-    apps.map((a) => [`app="${label(a.name)}"`, a.connectDuration]),
+    apps.map((a) => [`app="${label(a.name)}"`, a.counters.connectDuration]),
   );
   family(out, "sluice_build_info", "gauge", "Always 1; the version label is sluice's.", [[`version="${label(VERSION)}"`, 1]]);
   optional(out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.", proc.startTimeSeconds);

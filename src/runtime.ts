@@ -182,7 +182,7 @@ export class Runtime implements AdminHost {
 
   get rejected(): number {
     let n = 0;
-    for (const a of this.apps.values()) n += a.rejected;
+    for (const a of this.apps.values()) n += a.counters.rejected;
     return n;
   }
 
@@ -227,12 +227,12 @@ export class Runtime implements AdminHost {
     for (const l of opened) this.listeners.set(l.port, l);
     // A kept port may now belong to another app, or its app changed defer_accept.
     for (const l of this.listeners.values()) l.tune();
-    for (const app of this.retired) if (app.open === 0) this.retired.delete(app);
+    for (const app of this.retired) if (app.counters.open === 0) this.retired.delete(app);
     for (const name of plan.retire) {
       const app = this.apps.get(name)!;
       app.stop();
       this.apps.delete(name);
-      if (app.open > 0) this.retired.add(app);
+      if (app.counters.open > 0) this.retired.add(app);
     }
     for (const change of plan.targets) {
       // A retired app drains by the setting it had; a kept one by its new one.
@@ -252,7 +252,7 @@ export class Runtime implements AdminHost {
     // A reload re-resolves host names even when an app did not change (update() and start() resolve the others):
     // the operator may have changed DNS and sent SIGHUP for it.
     const updated = new Set(plan.update.map((ac) => ac.name));
-    if (before !== undefined) for (const [name, app] of this.apps) if (!updated.has(name) && !created.has(name)) app.rediscover();
+    if (before !== undefined) for (const [name, app] of this.apps) if (!updated.has(name) && !created.has(name)) app.targets.rediscover();
 
     if (plan.admin !== undefined && this.owner) {
       void this.admin?.stop(true);

@@ -173,7 +173,7 @@ export class Workers {
       clients: this.#opts.clients.buffer,
       config,
       directory: directory.entries(),
-      known: [...runtime.apps.values()].map((a) => [a.name, [...a.discovery.known]]),
+      known: [...runtime.apps.values()].map((a) => [a.name, [...a.targets.discovery.known]]),
       log: this.#opts.logSettings(),
       configPath: this.#opts.configPath,
       fdLimit: this.#opts.fdLimit,

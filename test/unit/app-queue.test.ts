@@ -128,20 +128,20 @@ class World {
     for (const s of [...open, ...this.holders]) if (!s.closed) s.close("shutdown");
     const a = this.app;
     expect(a.sessions.size).toBe(0);
-    expect(a.queued).toBe(0);
+    expect(a.counters.queued).toBe(0);
     expect(this.shared.limits.active).toBe(0);
     expect(this.targets.map((t) => t.active)).toEqual([0, 0]);
-    expect(CLOSE_REASONS.reduce((n, r) => n + a.closed(r), 0)).toBe(this.closed.length);
+    expect(CLOSE_REASONS.reduce((n, r) => n + a.counters.closed(r), 0)).toBe(this.closed.length);
     for (const s of this.closed) expect(this.closed.filter((c) => c === s)).toHaveLength(1);
     // Every client was 127.0.0.1: as many as max_connections_per_client are let in again, one more is not.
     for (const t of this.targets) t.maxConnections = 0;
     a.pool.refresh();
-    const limitBefore = a.closed("limit");
+    const limitBefore = a.counters.closed("limit");
     const next = Array.from({ length: a.config.maxConnectionsPerClient }, () => this.accept());
     expect(next.map((n) => n.s?.reason)).toEqual(next.map(() => undefined));
     const over = this.accept();
     expect(over.s === undefined || over.s.reason === "limit").toBe(true);
-    expect(a.closed("limit")).toBe(limitBefore + 1);
+    expect(a.counters.closed("limit")).toBe(limitBefore + 1);
     for (const n of next) n.s.close("shutdown");
     a.stop(true);
   }
@@ -349,7 +349,7 @@ function run(o: Options, events: readonly Event[]): { w: World; s: Session; down
       // Open: waiting in the preface, in the queue, dialling, or connected; never two of these.
       const states = [s.preface !== null, s.attempt === null && !opened() && s.preface === null, s.attempt !== null && !opened(), opened()];
       expect(states.filter(Boolean), where).toHaveLength(1);
-      expect(w.app.queued, where).toBe(states[1] ? 1 : 0);
+      expect(w.app.counters.queued, where).toBe(states[1] ? 1 : 0);
     }
   }
 }
@@ -411,7 +411,7 @@ describe("App: the queue", () => {
     const { s, peer } = w.accept();
     s.fromDownstream(Uint8Array.of(1, 2, 3));
     s.downstreamEnd();
-    expect([w.app.queued, s.closed]).toEqual([1, false]);
+    expect([w.app.counters.queued, s.closed]).toEqual([1, false]);
     w.free();
     const up = open(s);
     expect([up.written, up.log]).toEqual([[1, 2, 3], ["shutdown"]]);
@@ -425,9 +425,9 @@ describe("App: the queue", () => {
     w.fill();
     const first = w.accept();
     const second = w.accept();
-    expect(w.app.queued).toBe(2);
+    expect(w.app.counters.queued).toBe(2);
     second.s.downstreamClose(reset());
-    expect([second.s.reason, second.s.firstClose, second.peer.log, w.app.queued]).toEqual(["client-reset", "client", ["terminate"], 1]);
+    expect([second.s.reason, second.s.firstClose, second.peer.log, w.app.counters.queued]).toEqual(["client-reset", "client", ["terminate"], 1]);
     const dials = w.attempts.length;
     w.free();
     expect(w.attempts.length).toBe(dials + 1);
@@ -446,7 +446,7 @@ describe("App: the queue", () => {
     const second = w.accept();
     first.s.downstreamClose(reset());
     w.free();
-    expect([second.s.attempt?.target.active, w.app.queued]).toEqual([1, 0]);
+    expect([second.s.attempt?.target.active, w.app.counters.queued]).toEqual([1, 0]);
     w.finish(second.s);
   });
 
@@ -455,12 +455,12 @@ describe("App: the queue", () => {
     w.fill();
     const first = w.accept();
     const second = w.accept();
-    expect(w.app.queued).toBe(2);
+    expect(w.app.counters.queued).toBe(2);
     // The first in line leaves; the slot that frees goes to the second, and the first is never dialled.
     first.s.downstreamClose(reset());
     const dials = w.attempts.length;
     w.free();
-    expect([w.attempts.length, w.app.queued, first.s.attempt, second.s.attempt !== null]).toEqual([dials + 1, 0, null, true]);
+    expect([w.attempts.length, w.app.counters.queued, first.s.attempt, second.s.attempt !== null]).toEqual([dials + 1, 0, null, true]);
     w.finish(second.s);
   });
 
@@ -475,7 +475,7 @@ describe("App: the queue", () => {
     expect(a.target.health.healthy).toBe(false);
     // A new client queues for the ready target rather than dialling the one that is down.
     const next = w.accept();
-    expect([next.s.attempt, w.app.queued]).toEqual([null, 2]);
+    expect([next.s.attempt, w.app.counters.queued]).toEqual([null, 2]);
     w.finish(s, next.s);
   });
 
@@ -488,7 +488,7 @@ describe("App: the queue", () => {
     const other = w.targets.find((t) => t !== a.target)!;
     expect(other.full).toBe(true);
     s.dialFailed(a, "ECONNREFUSED");
-    expect([s.closed, w.app.queued, s.tried]).toEqual([false, 1, [a.target]]);
+    expect([s.closed, w.app.counters.queued, s.tried]).toEqual([false, 1, [a.target]]);
     w.free();
     expect(s.attempt?.target).toBe(other);
     open(s);
@@ -533,7 +533,7 @@ describe("App: the queue", () => {
       if (x === s) resolve();
     };
     await promise;
-    expect([s.reason, s.firstClose, peer.log, w.app.queued, s.dialled]).toEqual(["limit", "client", ["terminate"], 0, 0]);
+    expect([s.reason, s.firstClose, peer.log, w.app.counters.queued, s.dialled]).toEqual(["limit", "client", ["terminate"], 0, 0]);
     w.finish();
   });
 
@@ -544,13 +544,13 @@ describe("App: the queue", () => {
     const holder = w.accept().s;
     open(holder);
     const { s } = w.accept();
-    expect(w.app.queued).toBe(1);
+    expect(w.app.counters.queued).toBe(1);
     w.app.start();
-    w.app.checker.stop();
+    w.app.targets.checker.stop();
     answered(["127.0.0.1", "127.0.0.2"]);
     for (let i = 0; i < 100 && w.app.pool.targets.length < 2; i++) await new Promise((r) => setImmediate(r));
     expect(w.app.pool.targets.map((t) => t.address)).toEqual(["127.0.0.1:9001", "127.0.0.2:9001"]);
-    expect([w.app.queued, s.attempt !== null]).toEqual([0, true]);
+    expect([w.app.counters.queued, s.attempt !== null]).toEqual([0, true]);
     holder.close("shutdown");
     w.finish(s);
   });
@@ -593,7 +593,7 @@ describe("App: the preface", () => {
     w.fill();
     const { s } = w.accept();
     w.clock.advance(w.app.connectTimeoutMs + 100);
-    expect([s.closed, w.app.queued]).toEqual([false, 1]);
+    expect([s.closed, w.app.counters.queued]).toEqual([false, 1]);
     w.free();
     open(s);
     w.clock.advance(w.app.connectTimeoutMs + 100);

@@ -57,25 +57,25 @@ async function until(ok: () => boolean, what: string): Promise<void> {
 describe("App.setEnabled", () => {
   test("drain takes a target out of rotation, enable puts it back; an unknown address is undefined", () => {
     const a = app(["127.0.0.1:9001", "127.0.0.1:9002"]);
-    expect(a.setEnabled("127.0.0.1:9999", false)).toBeUndefined();
-    const t = a.setEnabled("127.0.0.1:9002", false)!;
+    expect(a.targets.setEnabled("127.0.0.1:9999", false)).toBeUndefined();
+    const t = a.targets.setEnabled("127.0.0.1:9002", false)!;
     expect([t.address, t.enabled, t.ready]).toEqual(["127.0.0.1:9002", false, false]);
     expect(picks(a, 4)).toEqual(["127.0.0.1:9001", "127.0.0.1:9001", "127.0.0.1:9001", "127.0.0.1:9001"]);
-    expect(a.setEnabled("127.0.0.1:9002", true)!.enabled).toBe(true);
+    expect(a.targets.setEnabled("127.0.0.1:9002", true)!.enabled).toBe(true);
     expect(new Set(picks(a, 4))).toEqual(new Set(["127.0.0.1:9001", "127.0.0.1:9002"]));
   });
 
   test("draining twice is the same as once; a drained target still serves when nothing else is left (fail open)", () => {
     const a = app(["127.0.0.1:9001"]);
-    a.setEnabled("127.0.0.1:9001", false);
-    a.setEnabled("127.0.0.1:9001", false);
+    a.targets.setEnabled("127.0.0.1:9001", false);
+    a.targets.setEnabled("127.0.0.1:9001", false);
     expect(a.pool.targets[0]!.enabled).toBe(false);
     expect(a.pool.pick(null)?.address).toBe("127.0.0.1:9001");
   });
 
   test("a reload that keeps the address keeps it drained; one that removes it forgets it", () => {
     const a = app(["127.0.0.1:9001", "127.0.0.1:9002"]);
-    a.setEnabled("127.0.0.1:9002", false);
+    a.targets.setEnabled("127.0.0.1:9002", false);
     a.update(config(["127.0.0.1:9002", "127.0.0.1:9003", "127.0.0.1:9001"]));
     expect(a.pool.targets.map((t) => [t.address, t.enabled])).toEqual([
       ["127.0.0.1:9002", false],
@@ -95,7 +95,7 @@ describe("App.setEnabled", () => {
     const a = app([`svc.test:${port}`], async () => answers[Math.min(calls++, answers.length - 1)]!);
     a.start();
     await until(() => a.pool.targets.some((t) => t.address === `127.0.0.1:${port}`), "the first resolution");
-    expect(a.setEnabled(`127.0.0.2:${port}`, false)?.origin).toBe(`svc.test:${port}`);
+    expect(a.targets.setEnabled(`127.0.0.2:${port}`, false)?.origin).toBe(`svc.test:${port}`);
     a.update(config([`svc.test:${port}`])); // a reload re-resolves at once
     await until(() => a.pool.targets.some((t) => t.address === `127.0.0.3:${port}`), "the second resolution");
     expect(a.pool.targets.map((t) => [t.address, t.enabled])).toEqual([

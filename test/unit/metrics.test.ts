@@ -40,22 +40,24 @@ function fakeApp(init: FakeAppInit): App {
     config,
     pool: new Pool(endpoints, roundRobin()),
     routes: [],
-    queued: 0,
     get allTargets() {
       return (this as unknown as App).pool.targets;
     },
     sessions: { size: init.sessions ?? 0 },
-    open: init.sessions ?? 0,
-    closed: (r: string) => new Map(init.closedBy ?? []).get(r) ?? 0,
-    bytes: () => bytes,
-    buffered: () => buffered,
-    accepted: init.accepted ?? 0,
-    rejected: init.rejected ?? 0,
-    failed: init.failed ?? 0,
-    localErrors: 0,
-    discovery: { resolved: 0, failed: 0 },
+    counters: {
+      open: init.sessions ?? 0,
+      queued: 0,
+      closed: (r: string) => new Map(init.closedBy ?? []).get(r) ?? 0,
+      bytes: () => bytes,
+      buffered: () => buffered,
+      accepted: init.accepted ?? 0,
+      rejected: init.rejected ?? 0,
+      failed: init.failed ?? 0,
+      localErrors: 0,
+      connectDuration: new Histogram(CONNECT_BUCKETS_S),
+    },
+    targets: { discovery: { resolved: 0, failed: 0 } },
     maxConnections: 480,
-    connectDuration: new Histogram(CONNECT_BUCKETS_S),
   } as unknown as App;
 }
 
@@ -320,7 +322,7 @@ describe("renderMetrics", () => {
 
   test("sluice_connect_duration_seconds is a histogram per app: cumulative buckets up to +Inf, then _sum and _count", () => {
     const { p, web } = sample();
-    for (const s of [0.0003, 0.002, 0.002, 0.4, 30]) web.connectDuration.observe(s);
+    for (const s of [0.0003, 0.002, 0.002, 0.4, 30]) web.counters.connectDuration.observe(s);
     const x = parse(renderMetrics(p, PROC));
     const name = "sluice_connect_duration_seconds";
     const buckets = x.samples.filter((s) => s.name === `${name}_bucket` && s.labels.app === "web");
