@@ -2,26 +2,26 @@
  * @module main: the sluice executable: arguments, signals, exit codes.
  * Every expected failure ends in one clear line on stderr and exit code 1.
  */
-import { VERSION } from "./version.ts";
-import { parseArgs, USAGE, type CliOptions } from "./cli.ts";
+import { VERSION } from "./sys/version.ts";
+import { parseArgs, USAGE, type CliOptions } from "./control/cli.ts";
 import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
-import { ConfigError, describeError as describe } from "./errors.ts";
-import { startAdmin } from "./admin.ts";
-import { bindProblem } from "./listener.ts";
-import { Board, Directory, MAX_WORKERS } from "./board.ts";
-import { LocalClientCounts, SharedClientCounts } from "./client-counts.ts";
-import { usableCpus } from "./cpus.ts";
-import { configureLog, logger, logSettingsOf, openLog } from "./log.ts";
-import { readFdLimit } from "./limits.ts";
-import { fdPlan, Runtime } from "./runtime.ts";
-import { ConfigWatch } from "./watch.ts";
-import { Workers } from "./workers.ts";
-import { INHERIT_ENV, parseInherited, parseState, share, STATE_ENV, type Inherited } from "./inherit.ts";
-import { libc } from "./libc.ts";
-import { announceReady, startSuccessor, type UpgradeOutcome } from "./upgrade.ts";
-import { requestUpgrade } from "./upgrade-client.ts";
-import { sdNotify } from "./sd-notify.ts";
+import { ConfigError, describeError as describe } from "./sys/errors.ts";
+import { startAdmin } from "./ops/admin.ts";
+import { bindProblem } from "./datapath/listener.ts";
+import { Board, Directory, MAX_WORKERS } from "./sys/board.ts";
+import { LocalClientCounts, SharedClientCounts } from "./datapath/client-counts.ts";
+import { usableCpus } from "./sys/cpus.ts";
+import { configureLog, logger, logSettingsOf, openLog } from "./sys/log.ts";
+import { readFdLimit } from "./sys/limits.ts";
+import { fdPlan, Runtime } from "./control/runtime.ts";
+import { ConfigWatch } from "./control/watch.ts";
+import { Workers } from "./control/workers.ts";
+import { INHERIT_ENV, parseInherited, parseState, share, STATE_ENV, type Inherited } from "./control/inherit.ts";
+import { libc } from "./sys/libc.ts";
+import { announceReady, startSuccessor, type UpgradeOutcome } from "./control/upgrade.ts";
+import { requestUpgrade } from "./control/upgrade-client.ts";
+import { sdNotify } from "./sys/sd-notify.ts";
 import { resolve as resolvePath } from "node:path";
 
 /**
@@ -30,6 +30,13 @@ import { resolve as resolvePath } from "node:path";
  * replaced file (Linux appends " (deleted)" once a package manager has
  * renamed a new one over it).
  */
+/**
+ * WORKER_ENTRY is src/worker.ts, built into the executable as its second
+ * entry point; named here, beside it, because `new URL(…, import.meta.url)`
+ * resolves against this file in the binary and in the source alike.
+ */
+const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).href;
+
 const STARTED_FROM = process.execPath.replace(/ \(deleted\)$/, "");
 
 function plural(n: number, word: string): string {
@@ -98,7 +105,7 @@ async function main(): Promise<void> {
   const log = logger("sluice");
   const count = workerCount(opts.workers ?? config.workers);
   const fdLimit = await readFdLimit();
-  // Started by a running sluice as its upgrade: adopt its listening sockets (src/inherit.ts).
+  // Started by a running sluice as its upgrade: adopt its listening sockets (src/control/inherit.ts).
   let inherited: Inherited = { ports: new Map() };
   try {
     const text = process.env[INHERIT_ENV];
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
     for (const address of addresses) runtime.apps.get(name)?.targets.setEnabled(address, false, "as in the process this one replaces");
   }
   if (count > 1) {
-    workers = new Workers({ count, board, directory, clients: clients as SharedClientCounts, runtime, log, configPath: opts.config, fdLimit, logSettings: () => logSettingsOf(runtime.config?.log, opts) });
+    workers = new Workers({ entry: WORKER_ENTRY, count, board, directory, clients: clients as SharedClientCounts, runtime, log, configPath: opts.config, fdLimit, logSettings: () => logSettingsOf(runtime.config?.log, opts) });
     runtime.workerInfo = () => workers!.info();
     runtime.injectFault = (i, fault) => workers!.inject(i, fault);
     try {
@@ -198,7 +205,7 @@ async function main(): Promise<void> {
   const upgrades = { success: 0, failure: 0 };
   runtime.upgrades = upgrades;
   /**
-   * upgrade starts `binary` as this process's successor (src/upgrade.ts) and,
+   * upgrade starts `binary` as this process's successor (src/control/upgrade.ts) and,
    * once it serves, closes this process's ports and drains it. A successor
    * that fails leaves this process serving as before.
    */

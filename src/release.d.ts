@@ -1,2 +1,2 @@
-/** Defined (true) by release builds only: `bun build --define SLUICE_RELEASE=true` (see src/debug.ts). */
+/** Defined (true) by release builds only: `bun build --define SLUICE_RELEASE=true` (see src/sys/debug.ts). */
 declare const SLUICE_RELEASE: true | undefined;

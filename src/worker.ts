@@ -4,16 +4,16 @@
  * (joined with SO_REUSEPORT), its own sessions, and the shared board for
  * every count; no health checker, no DNS refresh, no admin API. The main
  * thread starts it with a config and tells it of reloads, target news and
- * the drain (src/worker-protocol.ts).
+ * the drain (src/control/worker-protocol.ts).
  */
-import { Board, Directory, G } from "./board.ts";
-import { SharedClientCounts } from "./client-counts.ts";
-import { debugHooks } from "./debug.ts";
-import { describeErrorLine } from "./errors.ts";
-import { configureLog, logger, tallyDrops } from "./log.ts";
-import { diff } from "./plan.ts";
-import { Runtime } from "./runtime.ts";
-import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+import { Board, Directory, G } from "./sys/board.ts";
+import { SharedClientCounts } from "./datapath/client-counts.ts";
+import { debugHooks } from "./sys/debug.ts";
+import { describeErrorLine } from "./sys/errors.ts";
+import { configureLog, logger, tallyDrops } from "./sys/log.ts";
+import { diff } from "./control/plan.ts";
+import { Runtime } from "./control/runtime.ts";
+import type { FromWorker, ToWorker } from "./control/worker-protocol.ts";
 
 declare const self: Worker;
 
@@ -105,7 +105,7 @@ function start(m: Extract<ToWorker, { type: "start" }>): void {
   for (const [app, known] of m.known) runtime.hear({ kind: "targets", app, known });
   const me = board.process;
   tallyDrops((n) => me.add(G.LOG_DROPPED, n));
-  // The watchdog in the main thread sees this thread's loop turn by this count (src/workers.ts).
+  // The watchdog in the main thread sees this thread's loop turn by this count (src/control/workers.ts).
   setInterval(() => me.add(G.HEARTBEAT, 1), HEARTBEAT_MS);
   send({ type: "ready", listeners: runtime.listenerFds() });
 }

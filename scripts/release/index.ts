@@ -49,7 +49,7 @@ const rows: string[] = [];
 for (const b of BUILDS) {
   const file = `sluice-${pkg.version}-${b.name}`;
   const path = join(OUT, file);
-  // SLUICE_RELEASE drops the test-only fault injection (src/debug.ts); the guard below checks it is gone.
+  // SLUICE_RELEASE drops the test-only fault injection (src/sys/debug.ts); the guard below checks it is gone.
   const r = Bun.spawnSync(buildCommand(ROOT, { outfile: path, extra: [`--target=${b.target}`, ...RELEASE_FLAGS] }), {
     cwd: ROOT,
     stdout: "inherit",

@@ -4,8 +4,8 @@
  * Throws only SluiceError (CONFIG_NOT_FOUND, CONFIG_PARSE) and ConfigError (CONFIG_INVALID).
  */
 import * as v from "valibot";
-import { ConfigError, type ConfigIssue, SluiceError } from "../errors.ts";
-import { isPort, parseEndpoint } from "../target.ts";
+import { ConfigError, type ConfigIssue, SluiceError } from "../sys/errors.ts";
+import { isPort, parseEndpoint } from "../net/target.ts";
 import {
   DEFAULT_ADMIN_LISTEN,
   isTable,

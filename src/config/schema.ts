@@ -5,12 +5,12 @@
  * span values (a port in two apps, duplicate names) live in load.ts.
  */
 import * as v from "valibot";
-import { MAX_WORKERS } from "../board.ts";
-import { type Endpoint, isPort, parseEndpoint } from "../target.ts";
+import { MAX_WORKERS } from "../sys/board.ts";
+import { type Endpoint, isPort, parseEndpoint } from "../net/target.ts";
 import { parseDuration } from "./duration.ts";
 import { formatSize, parseSize } from "./size.ts";
-import { parseCidr, type Cidr } from "../acl.ts";
-import { SNI_PATTERN } from "../sni.ts";
+import { parseCidr, type Cidr } from "../net/acl.ts";
+import { SNI_PATTERN } from "../net/sni.ts";
 import { BALANCERS, LOG_FORMATS, LOG_LEVEL_NAMES, ON_REMOVE, SEND_PROXY } from "./types.ts";
 
 /** DEFAULT_ADMIN_LISTEN is used when `[admin]` is present but has no `listen`. */
@@ -19,7 +19,7 @@ export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9900";
 /**
  * DEFAULT_BUFFER_SIZE is `buffer_size` when the config sets none, in bytes:
  * how much one direction of a connection may queue for a slow receiver, and
- * the size of a target socket's kernel receive buffer (src/receive-buffer.ts).
+ * the size of a target socket's kernel receive buffer (src/sys/receive-buffer.ts).
  * 128 KiB: it keeps a stalled client near 128 KiB of sluice's memory, and a
  * smaller receive buffer halves loopback throughput from a target;
  * docs/PERFORMANCE.md has the measurements.

@@ -2,8 +2,8 @@
  * @module config/types: the resolved, validated config that the rest of sluice runs on.
  * Every default is already applied, every duration is in milliseconds and every size in bytes.
  */
-import type { Cidr } from "../acl.ts";
-import type { Endpoint } from "../target.ts";
+import type { Cidr } from "../net/acl.ts";
+import type { Endpoint } from "../net/target.ts";
 
 export const BALANCERS = ["least-connections", "round-robin", "random", "p2c"] as const;
 export type BalancerKind = (typeof BALANCERS)[number];
@@ -16,18 +16,8 @@ export type OnRemove = (typeof ON_REMOVE)[number];
 export const SEND_PROXY = ["none", "v1", "v2"] as const;
 export type SendProxy = (typeof SEND_PROXY)[number];
 
-export const LOG_FORMATS = ["text", "json"] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
-export const LOG_LEVEL_NAMES = ["debug", "info", "warn", "error", "silent"] as const;
-export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
-
-export interface LogConfig {
-  format: LogFormat;
-  /** undefined: the command line's level (info unless --log-level says otherwise). */
-  level: LogLevelName | undefined;
-  /** one line per finished client connection. */
-  access: boolean;
-}
+export { LOG_FORMATS, LOG_LEVEL_NAMES, type LogConfig, type LogFormat, type LogLevelName } from "../sys/log.ts";
+import type { LogConfig } from "../sys/log.ts";
 
 export interface AdminConfig {
   listen: Endpoint;

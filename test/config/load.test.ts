@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_BUFFER_SIZE, loadConfig, parseConfig, parseConfigText, summarize } from "../../src/config/index.ts";
-import { ConfigError, SluiceError } from "../../src/errors.ts";
+import { ConfigError, SluiceError } from "../../src/sys/errors.ts";
 
 const APP = `[[apps]]\nname = "web"\nports = [5001]\ntargets = ["127.0.0.1:9001"]\n`;
 
@@ -81,7 +81,7 @@ describe("valid configs", () => {
         },
       ],
     });
-    expect(DEFAULT_BUFFER_SIZE).toBe(256 * 1024);
+    expect(DEFAULT_BUFFER_SIZE).toBe(128 * 1024);
   });
 
   test("every key set, with per-app overrides", () => {

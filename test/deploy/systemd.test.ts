@@ -33,7 +33,7 @@ if (!analyze) console.log("systemd unit: systemd-analyze is not installed here, 
 test("the unit reloads with SIGHUP, follows an upgrade's new main PID, raises the fd limit, sandboxes, and outlasts the drain", () => {
   const keys = new Map([...text.matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
   expect(keys.get("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
-  // sluice sends READY=1 and, in an upgrade, MAINPID= of the new process (src/sd-notify.ts).
+  // sluice sends READY=1 and, in an upgrade, MAINPID= of the new process (src/sys/sd-notify.ts).
   expect(keys.get("Type")).toBe("notify");
   expect(keys.get("NotifyAccess")).toBe("all");
   expect(text).toContain("systemctl kill --kill-whom=main -s SIGUSR2 sluice");

@@ -19,7 +19,7 @@ const SIG = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0
 const head = (admin: number, extra = "") =>
   `bind = "127.0.0.1"\nwatch = false\n${extra}[health]\ninterval = "1h"\n[admin]\nlisten = "127.0.0.1:${admin}"\n[log]\nformat = "json"\naccess = true\n`;
 
-/** v2 builds a PROXY v2 TCP4 header by hand, independent of src/proxy-protocol.ts. */
+/** v2 builds a PROXY v2 TCP4 header by hand, independent of src/net/proxy-protocol.ts. */
 function v2(src: string, dst: string, sport: number, dport: number, tlvs: number[] = []): Uint8Array {
   const ip = (s: string) => s.split(".").map(Number);
   const body = [...ip(src), ...ip(dst), sport >> 8, sport & 255, dport >> 8, dport & 255, ...tlvs];

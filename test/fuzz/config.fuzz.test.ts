@@ -10,7 +10,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_BUFFER_SIZE, MIN_BUFFER_SIZE, parseConfigText, type Config } from "../../src/config/index.ts";
-import { ConfigError, SluiceError } from "../../src/errors.ts";
+import { ConfigError, SluiceError } from "../../src/sys/errors.ts";
 import { run, tempDir } from "../helpers/sluice.ts";
 import { FUZZ_SEED, Rng } from "./prng.ts";
 

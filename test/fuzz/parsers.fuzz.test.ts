@@ -7,8 +7,8 @@
  * change nothing), since sluice parses again as each read arrives.
  */
 import { expect, test } from "bun:test";
-import { parseProxyHeader, proxyV1, proxyV2 } from "../../src/proxy-protocol.ts";
-import { readHello } from "../../src/sni.ts";
+import { parseProxyHeader, proxyV1, proxyV2 } from "../../src/net/proxy-protocol.ts";
+import { readHello } from "../../src/net/sni.ts";
 import { clientHello } from "../helpers/tls-hello.ts";
 import { FUZZ_SEED, Rng } from "./prng.ts";
 

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from "../../src/clock.ts";
+import type { Clock, Timer } from "../../src/sys/clock.ts";
 
 /** FakeClock keeps timers in a queue that only `advance` fires, in deadline order. */
 export class FakeClock implements Clock {

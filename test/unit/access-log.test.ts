@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { accessFields, clientOf, rejectedFields, type SessionFacts } from "../../src/access-log.ts";
-import { formatLine } from "../../src/log.ts";
+import { accessFields, clientOf, rejectedFields, type SessionFacts } from "../../src/datapath/access-log.ts";
+import { formatLine } from "../../src/sys/log.ts";
 
 function facts(over: Partial<SessionFacts> = {}): SessionFacts {
   return {

@@ -1,6 +1,6 @@
 /** CIDR parsing and the allow/deny decision, IPv4 and IPv6. */
 import { describe, expect, test } from "bun:test";
-import { Acl, clientIp, ipv6, parseCidr, type Cidr } from "../../src/acl.ts";
+import { Acl, clientIp, ipv6, parseCidr, type Cidr } from "../../src/net/acl.ts";
 
 const blocks = (...texts: string[]): Cidr[] => texts.map((t) => parseCidr(t) as Cidr);
 

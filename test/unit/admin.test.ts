@@ -1,13 +1,14 @@
 import { appConfig } from "../helpers/config.ts";
-import { Limits } from "../../src/limits.ts";
+import { Limits } from "../../src/sys/limits.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { adminResponse, authorize, matchRoute, requestPath, startAdmin, type AdminHost, type ReloadOutcome } from "../../src/admin.ts";
-import { App } from "../../src/app.ts";
+import { adminResponse, authorize, matchRoute, requestPath, startAdmin } from "../../src/ops/admin.ts";
+import type { AdminHost, ReloadOutcome } from "../../src/control/views.ts";
+import { App } from "../../src/control/app.ts";
 import type { AppConfig } from "../../src/config/types.ts";
-import type { Logger } from "../../src/log.ts";
-import { Sweeper } from "../../src/sweeper.ts";
-import { parseEndpoint, type Endpoint } from "../../src/target.ts";
+import type { Logger } from "../../src/sys/log.ts";
+import { Sweeper } from "../../src/sys/sweeper.ts";
+import { parseEndpoint, type Endpoint } from "../../src/net/target.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 
 describe("requestPath", () => {

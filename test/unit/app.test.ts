@@ -3,14 +3,14 @@
  * puts it back, and the state stays with the address across a reload and a
  * DNS re-resolution (both rebuild the pool, keeping TargetState by address).
  */
-import { Limits } from "../../src/limits.ts";
+import { Limits } from "../../src/sys/limits.ts";
 import { appConfig } from "../helpers/config.ts";
 import { afterEach, describe, expect, test } from "bun:test";
-import { App, type Shared } from "../../src/app.ts";
+import { App, type Shared } from "../../src/control/app.ts";
 import type { AppConfig } from "../../src/config/types.ts";
-import type { Logger } from "../../src/log.ts";
-import { Sweeper } from "../../src/sweeper.ts";
-import { parseEndpoint, type Endpoint } from "../../src/target.ts";
+import type { Logger } from "../../src/sys/log.ts";
+import { Sweeper } from "../../src/sys/sweeper.ts";
+import { parseEndpoint, type Endpoint } from "../../src/net/target.ts";
 import { deadPort } from "../helpers/net.ts";
 
 const quiet: Logger = { info() {}, warn() {}, error() {}, success() {}, debug() {} } as unknown as Logger;

@@ -1,11 +1,11 @@
 /**
- * The board of shared numbers (src/board.ts), seen from several "workers"
+ * The board of shared numbers (src/sys/board.ts), seen from several "workers"
  * (views of one buffer with different rows), as worker threads see it.
  */
 import { describe, expect, test } from "bun:test";
-import { A, Board, Cell, Directory, G, MAX_TARGETS, T, TURN } from "../../src/board.ts";
-import { Histogram } from "../../src/histogram.ts";
-import { cellStore } from "../../src/board.ts";
+import { A, Board, Cell, Directory, G, MAX_TARGETS, T, TURN } from "../../src/sys/board.ts";
+import { Histogram } from "../../src/sys/histogram.ts";
+import { cellStore } from "../../src/sys/board.ts";
 
 describe("gauges", () => {
   test("every worker raises one total and keeps its own share", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseArgs, USAGE, type CliOptions } from "../../src/cli.ts";
-import { SluiceError } from "../../src/errors.ts";
+import { parseArgs, USAGE, type CliOptions } from "../../src/control/cli.ts";
+import { SluiceError } from "../../src/sys/errors.ts";
 
 const DEFAULTS: CliOptions = { config: "config.toml", check: false, help: false, version: false, logLevel: undefined, logFormat: undefined, workers: undefined, upgrade: false, binary: undefined };
 

@@ -3,7 +3,7 @@
  * of several, driven side by side with the same operations.
  */
 import { describe, expect, test } from "bun:test";
-import { LocalClientCounts, SharedClientCounts, type ClientCounts } from "../../src/client-counts.ts";
+import { LocalClientCounts, SharedClientCounts, type ClientCounts } from "../../src/datapath/client-counts.ts";
 
 const kinds: [string, () => ClientCounts][] = [
   ["local", () => new LocalClientCounts()],

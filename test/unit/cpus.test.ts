@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cpuListSize, quotaCpus, usableCpus } from "../../src/cpus.ts";
+import { cpuListSize, quotaCpus, usableCpus } from "../../src/sys/cpus.ts";
 
 describe("workers = auto", () => {
   test("cpu lists as the kernel writes them", () => {

@@ -3,8 +3,8 @@
  * removes; a failure keeps the last good set; literals are never resolved.
  */
 import { describe, expect, test } from "bun:test";
-import { Discovery, expand, isLiteral, type Resolver } from "../../src/discovery.ts";
-import { parseEndpoint, type Endpoint } from "../../src/target.ts";
+import { Discovery, expand, isLiteral, type Resolver } from "../../src/upstream/discovery.ts";
+import { parseEndpoint, type Endpoint } from "../../src/net/target.ts";
 
 const ep = (text: string) => parseEndpoint(text) as Endpoint;
 const addresses = (list: Endpoint[]) => list.map((e) => e.address);

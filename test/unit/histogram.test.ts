@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CONNECT_BUCKETS_S, Histogram } from "../../src/histogram.ts";
+import { CONNECT_BUCKETS_S, Histogram } from "../../src/sys/histogram.ts";
 
 describe("Histogram", () => {
   // [observations, cumulative counts for bounds [0.1, 1, 10] and +Inf]

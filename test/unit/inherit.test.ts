@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { encodeInherited, parseInherited, parseState, share } from "../../src/inherit.ts";
-import { childSockets } from "../../src/upgrade.ts";
+import { encodeInherited, parseInherited, parseState, share } from "../../src/control/inherit.ts";
+import { childSockets } from "../../src/control/upgrade.ts";
 
 describe("inherited sockets", () => {
   test.each([

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { appCap, atCap, connectionCap, FD_RESERVE, planConnections, readFdLimit } from "../../src/limits.ts";
+import { appCap, atCap, connectionCap, FD_RESERVE, planConnections, readFdLimit } from "../../src/sys/limits.ts";
 
 describe("connectionCap", () => {
   const rows: [fdLimit: number, reserved: number, cap: number][] = [
@@ -107,7 +107,7 @@ describe("appCap", () => {
 
 describe("fdPlan with workers", () => {
   test("each worker holds its own listener per port: the reserve grows with workers", async () => {
-    const { fdPlan } = await import("../../src/runtime.ts");
+    const { fdPlan } = await import("../../src/control/runtime.ts");
     const { parseConfig } = await import("../../src/config/load.ts");
     const config = parseConfig({ apps: [{ name: "a", ports: [1, 2, 3, 4], targets: ["127.0.0.1:9"] }] });
     const one = fdPlan(config, 1000, 1);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LineQueue, type FdLike } from "../../src/log-writer.ts";
+import { LineQueue, type FdLike } from "../../src/sys/log-writer.ts";
 
 /** FakeFd takes up to `room` bytes, then answers -1 (EAGAIN) until a reader frees room; `dead` makes writes throw (EPIPE). */
 class FakeFd implements FdLike {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LogLevels } from "consola/core";
 import { LOG_LEVEL_NAMES } from "../../src/config/types.ts";
-import { formatLine, logSettingsOf, type Entry } from "../../src/log.ts";
+import { formatLine, logSettingsOf, type Entry } from "../../src/sys/log.ts";
 
 const time = new Date("2026-11-30T12:00:00.000Z");
 

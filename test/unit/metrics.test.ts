@@ -1,16 +1,17 @@
 import { appConfig } from "../helpers/config.ts";
 import { describe, expect, test } from "bun:test";
-import type { App } from "../../src/app.ts";
-import type { LimitsView } from "../../src/limits.ts";
-import { roundRobin } from "../../src/balancer/round-robin.ts";
+import type { App } from "../../src/control/app.ts";
+import type { LimitsView } from "../../src/sys/limits.ts";
+import { roundRobin } from "../../src/upstream/balancer/round-robin.ts";
 import type { AppConfig } from "../../src/config/types.ts";
-import { CLOSE_REASONS } from "../../src/session.ts";
-import { CONNECT_BUCKETS_S, Histogram } from "../../src/histogram.ts";
-import { renderMetrics, statusOf, type ProxyView } from "../../src/metrics.ts";
-import type { ProcessSample } from "../../src/process-metrics.ts";
+import { CLOSE_REASONS } from "../../src/datapath/session.ts";
+import { CONNECT_BUCKETS_S, Histogram } from "../../src/sys/histogram.ts";
+import { renderMetrics, statusOf } from "../../src/ops/metrics.ts";
+import type { ProxyView } from "../../src/control/views.ts";
+import type { ProcessSample } from "../../src/sys/process-metrics.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { Pool, type TargetState } from "../../src/pool.ts";
-import { parseEndpoint, type Endpoint } from "../../src/target.ts";
+import { Pool, type TargetState } from "../../src/upstream/pool.ts";
+import { parseEndpoint, type Endpoint } from "../../src/net/target.ts";
 
 /**
  * A real App needs sockets and a logger; the views read only a few fields, so

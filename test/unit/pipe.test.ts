@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HIGH_WATER_MARK, Pipe, type SocketLike } from "../../src/pipe.ts";
+import { HIGH_WATER_MARK, Pipe, type SocketLike } from "../../src/datapath/pipe.ts";
 
 /**
  * FakeSocket is a SocketLike whose write() returns scripted counts. A number

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/types.ts";
-import { changesNothing, diff, summary, type Plan } from "../../src/plan.ts";
+import { changesNothing, diff, summary, type Plan } from "../../src/control/plan.ts";
 
 type AppDoc = { name: string; ports: number[]; targets: string[]; [k: string]: unknown };
 

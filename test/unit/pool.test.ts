@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import type { Balancer, Candidate } from "../../src/balancer/index.ts";
-import { roundRobin } from "../../src/balancer/round-robin.ts";
-import { Pool, TargetState } from "../../src/pool.ts";
-import { parseEndpoint, type Endpoint } from "../../src/target.ts";
+import type { Balancer, Candidate } from "../../src/upstream/balancer/index.ts";
+import { roundRobin } from "../../src/upstream/balancer/round-robin.ts";
+import { Pool, TargetState } from "../../src/upstream/pool.ts";
+import { parseEndpoint, type Endpoint } from "../../src/net/target.ts";
 
 function ep(text: string): Endpoint {
   const e = parseEndpoint(text);
@@ -264,7 +264,7 @@ describe("weights, caps and slow start", () => {
 
 describe("a worker's pool and the board's flags", () => {
   test("a target the owner drained is not picked by another worker, even before that worker's ready list is rebuilt", async () => {
-    const { Board } = await import("../../src/board.ts");
+    const { Board } = await import("../../src/sys/board.ts");
     const board = Board.create(2);
     const cells = [board.target(0), board.target(1)];
     const ownerPool = new Pool([A, B], roundRobin(), undefined, (e) => new TargetState(e, cells[e.address === A.address ? 0 : 1], true));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseBootTime, parseResident, parseStat, sampleProcess, type ProcFs } from "../../src/process-metrics.ts";
+import { parseBootTime, parseResident, parseStat, sampleProcess, type ProcFs } from "../../src/sys/process-metrics.ts";
 
 /** STAT is a real /proc/self/stat line (Linux 6.x), with fields 14, 15 and 22 at 4, 1 and 900121. */
 const STAT =

@@ -1,6 +1,6 @@
 /** PROXY protocol v1 and v2: exact bytes written, parsing whole and split, and what is refused. */
 import { describe, expect, test } from "bun:test";
-import { parseProxyHeader, proxyV1, proxyV2, V1_MAX, V2_MAX, V2_SIGNATURE } from "../../src/proxy-protocol.ts";
+import { parseProxyHeader, proxyV1, proxyV2, V1_MAX, V2_MAX, V2_SIGNATURE } from "../../src/net/proxy-protocol.ts";
 
 const ends = (src: string, sport: number, dst: string, dport: number) => ({
   source: { address: src, port: sport },

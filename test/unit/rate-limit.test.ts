@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { RateLimitedLog } from "../../src/rate-limit.ts";
+import { RateLimitedLog } from "../../src/sys/rate-limit.ts";
 
 test("one line per interval, the next says how many were held back", () => {
   let now = 0;

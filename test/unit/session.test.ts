@@ -2,10 +2,10 @@ import { FakePeer } from "../helpers/fake-peer.ts";
 import { prng, sequences } from "../helpers/orders.ts";
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { Limits } from "../../src/limits.ts";
-import { TargetState } from "../../src/pool.ts";
-import { type Attempt, Session, type SessionHost } from "../../src/session.ts";
-import { coarse, Sweeper } from "../../src/sweeper.ts";
+import { Limits } from "../../src/sys/limits.ts";
+import { TargetState } from "../../src/upstream/pool.ts";
+import { type Attempt, Session, type SessionHost } from "../../src/datapath/session.ts";
+import { coarse, Sweeper } from "../../src/sys/sweeper.ts";
 
 
 interface Rig {

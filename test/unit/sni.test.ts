@@ -1,7 +1,7 @@
 /** Reading the server name from a ClientHello, whole, split and spread over records; and route patterns. */
 import { describe, expect, test } from "bun:test";
 import { connect as tlsConnect } from "node:tls";
-import { MAX_HELLO, readHello, sniMatches } from "../../src/sni.ts";
+import { MAX_HELLO, readHello, sniMatches } from "../../src/net/sni.ts";
 import { clientHello } from "../helpers/tls-hello.ts";
 
 describe("readHello", () => {

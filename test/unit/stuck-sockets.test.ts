@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { epollTargets, loopSockets } from "../../src/stuck-sockets.ts";
+import { epollTargets, loopSockets } from "../../src/sys/stuck-sockets.ts";
 
 test("epollTargets reads the watched descriptors of an epoll's fdinfo", () => {
   const fdinfo = [

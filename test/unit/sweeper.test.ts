@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../helpers/fake-clock.ts";
-import { coarse, Sweeper, type Sweepable } from "../../src/sweeper.ts";
+import { coarse, Sweeper, type Sweepable } from "../../src/sys/sweeper.ts";
 
 /** Deadline is done once a sweep sees `now >= at`; it records every sweep time. */
 class Deadline implements Sweepable {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { isIPv6 as nodeIsIPv6 } from "node:net";
-import { formatEndpoint, isIPv6, isPort, parseEndpoint } from "../../src/target.ts";
+import { formatEndpoint, isIPv6, isPort, parseEndpoint } from "../../src/net/target.ts";
 
 const LABEL63 = "a".repeat(63);
 const LABEL64 = "a".repeat(64);

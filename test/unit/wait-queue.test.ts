@@ -1,6 +1,6 @@
 /** The wait queue on its own: order, skipping closed items, expiry by the earliest deadline. */
 import { expect, test } from "bun:test";
-import { WaitQueue } from "../../src/wait-queue.ts";
+import { WaitQueue } from "../../src/sys/wait-queue.ts";
 
 type Item = { id: string; closed: boolean };
 const item = (id: string): Item => ({ id, closed: false });

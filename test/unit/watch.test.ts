@@ -1,6 +1,6 @@
 /** The config watch's debounce rule, on a fake clock. */
 import { expect, test } from "bun:test";
-import { Debouncer } from "../../src/watch.ts";
+import { Debouncer } from "../../src/control/watch.ts";
 
 function fakeClock() {
   let now = 0;

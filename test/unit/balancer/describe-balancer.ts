@@ -12,10 +12,10 @@
  * checks it end to end by putting each balancer behind a real Pool.
  */
 import { describe, expect, test } from "bun:test";
-import { createBalancer, type Balancer, type Candidate, type Random } from "../../../src/balancer/index.ts";
+import { createBalancer, type Balancer, type Candidate, type Random } from "../../../src/upstream/balancer/index.ts";
 import type { BalancerKind } from "../../../src/config/types.ts";
-import { Pool } from "../../../src/pool.ts";
-import { parseEndpoint, type Endpoint } from "../../../src/target.ts";
+import { Pool } from "../../../src/upstream/pool.ts";
+import { parseEndpoint, type Endpoint } from "../../../src/net/target.ts";
 
 /** MakeBalancer builds a fresh balancer; kinds that use no randomness ignore `rand`. */
 export type MakeBalancer = (rand: Random) => Balancer;

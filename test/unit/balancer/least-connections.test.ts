@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { leastConnections } from "../../../src/balancer/least-connections.ts";
+import { leastConnections } from "../../../src/upstream/balancer/least-connections.ts";
 import { describeBalancer, loads, picks, withoutMathRandom } from "./describe-balancer.ts";
 
 describeBalancer("least-connections", () => leastConnections());

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { Candidate } from "../../../src/balancer/index.ts";
-import { p2c } from "../../../src/balancer/p2c.ts";
+import type { Candidate } from "../../../src/upstream/balancer/index.ts";
+import { p2c } from "../../../src/upstream/balancer/p2c.ts";
 import { describeBalancer, loads, scripted } from "./describe-balancer.ts";
 
 describeBalancer("p2c", (rand) => p2c(rand));

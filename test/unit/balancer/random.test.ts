@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { randomIndex } from "../../../src/balancer/balancer.ts";
-import { random } from "../../../src/balancer/random.ts";
+import { randomIndex } from "../../../src/upstream/balancer/balancer.ts";
+import { random } from "../../../src/upstream/balancer/random.ts";
 import { describeBalancer, loads, picks, scripted } from "./describe-balancer.ts";
 
 describeBalancer("random", (rand) => random(rand));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { roundRobin } from "../../../src/balancer/round-robin.ts";
+import { roundRobin } from "../../../src/upstream/balancer/round-robin.ts";
 import { describeBalancer, loads, picks, withoutMathRandom } from "./describe-balancer.ts";
 
 describeBalancer("round-robin", () => roundRobin());

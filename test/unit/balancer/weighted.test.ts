@@ -4,8 +4,8 @@
  * frequencies (fixed seed) where it draws at random.
  */
 import { describe, expect, test } from "bun:test";
-import { createBalancer, type Candidate } from "../../../src/balancer/index.ts";
-import { lighter, weightedIndex } from "../../../src/balancer/balancer.ts";
+import { createBalancer, type Candidate } from "../../../src/upstream/balancer/index.ts";
+import { lighter, weightedIndex } from "../../../src/upstream/balancer/balancer.ts";
 import { BALANCERS } from "../../../src/config/types.ts";
 import { scripted, seeded } from "./describe-balancer.ts";
 

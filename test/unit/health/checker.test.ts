@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../helpers/fake-clock.ts";
 import type { HealthConfig } from "../../../src/config/types.ts";
-import { ProbeBudget } from "../../../src/health/budget.ts";
-import { HealthChecker, type Probe } from "../../../src/health/checker.ts";
-import { TargetState } from "../../../src/pool.ts";
-import { formatEndpoint, parseEndpoint, type Endpoint } from "../../../src/target.ts";
+import { ProbeBudget } from "../../../src/upstream/health/budget.ts";
+import { HealthChecker, type Probe } from "../../../src/upstream/health/checker.ts";
+import { TargetState } from "../../../src/upstream/pool.ts";
+import { formatEndpoint, parseEndpoint, type Endpoint } from "../../../src/net/target.ts";
 
 /** FakeProbe records each probe and leaves it pending until the test settles it. */
 class FakeProbe {

@@ -7,7 +7,7 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { bunProbe, netProbe, probeSockets, type Conversation, type Probe } from "../../../src/health/probe.ts";
+import { bunProbe, netProbe, probeSockets, type Conversation, type Probe } from "../../../src/upstream/health/probe.ts";
 import { deadPort, HOST } from "../../helpers/net.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);

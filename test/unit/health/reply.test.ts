@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { printable, ReplyMatcher } from "../../../src/health/reply.ts";
+import { printable, ReplyMatcher } from "../../../src/upstream/health/reply.ts";
 
 const bytes = (s: string) => Buffer.from(s, "latin1");
 

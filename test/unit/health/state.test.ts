@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HealthState } from "../../../src/health/state.ts";
+import { HealthState } from "../../../src/upstream/health/state.ts";
 
 /** One observation: an active check result, or a passive markDown, made at time `at`. */
 type Obs = "pass" | "fail" | "down";
