@@ -8,6 +8,7 @@ import { loadConfig, summarize, type Config } from "./config/index.ts";
 import { formatDuration } from "./config/duration.ts";
 import { ConfigError, describeError as describe } from "./sys/errors.ts";
 import { startAdmin } from "./ops/admin.ts";
+import type { AdminServer } from "./control/views.ts";
 import { bindProblem } from "./datapath/listener.ts";
 import { Board, Directory, MAX_WORKERS } from "./sys/board.ts";
 import { LocalClientCounts, SharedClientCounts } from "./datapath/client-counts.ts";
@@ -38,6 +39,9 @@ import { resolve as resolvePath } from "node:path";
 const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).href;
 
 const STARTED_FROM = process.execPath.replace(/ \(deleted\)$/, "");
+
+/** ADMIN_SETTLE_MS bounds how long a process that upgraded waits for its last admin replies (POST /upgrade's own) before it exits. */
+const ADMIN_SETTLE_MS = 2_000;
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -124,6 +128,12 @@ async function main(): Promise<void> {
     if (typeof c !== "string") for (const fd of fds) c.close(fd);
     inherited.ports.delete(port);
   }
+  if (inherited.admin !== undefined && (config.admin === undefined || config.admin.address !== inherited.adminAt)) {
+    // The admin API moved (or went): the old socket closes with the old process.
+    const c = libc();
+    if (typeof c !== "string") c.close(inherited.admin);
+    inherited.admin = undefined;
+  }
   const shares = share(inherited.ports, count);
   const board = Board.create(count);
   const directory = new Directory();
@@ -141,6 +151,7 @@ async function main(): Promise<void> {
     // Always shared, so that an upgrade's new process may run more workers than this one.
     reusePort: "first",
     inherited: shares[0],
+    inheritedAdmin: inherited.admin,
     tell: (news) => workers?.broadcast(news),
     afterApply: async (next) => {
       configureLog(logSettingsOf(next.log, opts));
@@ -223,7 +234,8 @@ async function main(): Promise<void> {
     // A compiled binary's argv is [bun, /$bunfs/root/…, …args]; under `bun src/main.ts` the script is an argument too.
     const args = process.argv.slice(process.argv[1]?.startsWith("/$bunfs/") ? 2 : 1);
     log.info(`upgrade (${trigger}): starting ${binary} with ${plural([...sockets.values()].flat().length, "listening socket")}`);
-    const outcome = await startSuccessor({ binary, args, sockets: { ports: sockets }, state });
+    const adminFd = runtime.admin?.fd;
+    const outcome = await startSuccessor({ binary, args, sockets: adminFd === undefined ? { ports: sockets } : { ports: sockets, admin: adminFd, adminAt: runtime.config?.admin?.address }, state });
     upgrading = false;
     if (!outcome.ok) {
       upgrades.failure++;
@@ -233,14 +245,17 @@ async function main(): Promise<void> {
     upgrades.success++;
     log.success(`upgraded to sluice ${outcome.version} (pid ${outcome.pid}); this process closes its ports and drains`);
     sdNotify(`MAINPID=${outcome.pid}`);
-    // The successor answers the admin API now: a health check must not get this process's 503 (draining).
-    void runtime.admin?.stop(false);
+    // The successor answers on the admin port now (the same socket): this process must not take its requests,
+    // but the reply to a POST /upgrade still has to get out before it exits.
+    retiredAdmin = runtime.admin;
+    retiredAdmin?.stop(false);
     runtime.admin = undefined;
     stop("upgrade", 0);
     return outcome;
   };
   runtime.upgrade = (binary) => upgrade(binary ?? STARTED_FROM, "http");
   let stoppedBy = "";
+  let retiredAdmin: AdminServer | undefined;
   const stop = (signal: string, delayMs?: number) => {
     if (stopping) {
       // After an upgrade this process drains anyway; a service manager's stop must not cut its sessions short.
@@ -265,7 +280,8 @@ async function main(): Promise<void> {
     // Without a delay, the line says the ports are closed: in every worker, not just this thread.
     if (workers === undefined || now.shutdownDelayMs > 0) announce();
     else void workers.portsClosed.then(announce);
-    void runtime.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs, others).then((forced) => {
+    void runtime.shutdown(now.shutdownDelayMs, now.shutdownTimeoutMs, others).then(async (forced) => {
+      await retiredAdmin?.settled(ADMIN_SETTLE_MS);
       log.info(forced > 0 ? `closed ${plural(forced, "connection")} still open at the deadline; bye` : "all connections finished; bye");
       process.exit(0);
     });

@@ -18,10 +18,12 @@ export const INHERIT_ENV = "SLUICE_INHERIT_FDS";
 /** STATE_ENV carries the operator's runtime state: targets drained through the admin API, per app. */
 export const STATE_ENV = "SLUICE_INHERIT_STATE";
 
-/** Inherited is what a new process was handed: sockets by port (any number each) and the admin listener's. */
+/** Inherited is what a new process was handed: sockets by port (any number each) and the admin listener's, with its address. */
 export interface Inherited {
   ports: Map<number, number[]>;
   admin?: number;
+  /** the admin socket's address (`host:port`), so a config that moved the admin API does not adopt the old one. */
+  adminAt?: string;
 }
 
 /** OperatorState: per app, the addresses an operator drained (POST …/drain) that stay drained across the upgrade. */
@@ -30,7 +32,7 @@ export type OperatorState = Record<string, string[]>;
 /** encodeInherited writes `sockets` for INHERIT_ENV. */
 export function encodeInherited(sockets: Inherited): string {
   const ports = [...sockets.ports].flatMap(([port, fds]) => fds.map((fd) => `${port}=${fd}`)).join(",");
-  return sockets.admin === undefined ? ports : `${ports};admin=${sockets.admin}`;
+  return sockets.admin === undefined ? ports : `${ports};admin=${sockets.admin}${sockets.adminAt === undefined ? "" : `@${sockets.adminAt}`}`;
 }
 
 /** parseInherited reads INHERIT_ENV; it throws on anything but what encodeInherited writes. */
@@ -44,12 +46,15 @@ export function parseInherited(text: string): Inherited {
     ports.set(port, [...(ports.get(port) ?? []), Number(m[2])]);
   }
   let admin: number | undefined;
+  let adminAt: string | undefined;
   for (const item of rest) {
-    const m = /^admin=(\d{1,7})$/.exec(item);
-    if (m === null || admin !== undefined) throw new Error(`${INHERIT_ENV}: "${item}" is not admin=fd`);
+    const m = /^admin=(\d{1,7})(?:@(\S+))?$/.exec(item);
+    if (m === null || admin !== undefined) throw new Error(`${INHERIT_ENV}: "${item}" is not admin=fd[@address]`);
     admin = Number(m[1]);
+    adminAt = m[2];
   }
-  return admin === undefined ? { ports } : { ports, admin };
+  if (admin === undefined) return { ports };
+  return adminAt === undefined ? { ports, admin } : { ports, admin, adminAt };
 }
 
 /** parseState reads STATE_ENV; a malformed value is ignored (the state is a convenience, never a reason not to start). */

@@ -8,8 +8,7 @@
  * whole or not at all. Listeners are keyed by port and apps by name, so open
  * sessions never notice a reload.
  */
-import type { Server } from "bun";
-import type { AdminHost, ReloadOutcome } from "./views.ts";
+import type { AdminHost, AdminServer, ReloadOutcome } from "./views.ts";
 import { App, type Shared } from "./app.ts";
 import type { Tidings } from "../upstream/tidings.ts";
 import { Board, Directory, G } from "../sys/board.ts";
@@ -59,7 +58,7 @@ export interface RuntimeOptions {
    * server: each costs start-up time and memory in every thread.
    */
   load?: (path: string) => Promise<Config>;
-  startAdmin?: (endpoint: NonNullable<Config["admin"]>, host: AdminHost) => Server<undefined>;
+  startAdmin?: (endpoint: NonNullable<Config["admin"]>, host: AdminHost, fd?: number) => AdminServer;
   /** told of each config a reload applied (the file watch and log settings follow it). */
   onApplied?: (config: Config) => void;
   /**
@@ -81,6 +80,8 @@ export interface RuntimeOptions {
   afterApply?: (config: Config) => Promise<void>;
   /** listening sockets handed over by the process this one upgrades, this thread's share (src/control/inherit.ts); adopted at start. */
   inherited?: Map<number, number[]>;
+  /** the admin listener's socket handed over the same way. */
+  inheritedAdmin?: number;
 }
 
 export class Runtime implements AdminHost {
@@ -90,7 +91,7 @@ export class Runtime implements AdminHost {
   readonly retired = new Set<App>();
   readonly limits: Limits;
   draining = false;
-  admin: Server<undefined> | undefined;
+  admin: AdminServer | undefined;
   /** the running config; undefined before start(). */
   config: Config | undefined;
   readonly reloads = { success: 0, failure: 0 };
@@ -199,7 +200,7 @@ export class Runtime implements AdminHost {
     const appNamed = (name: string) => created.get(name) ?? this.apps.get(name)!;
 
     const opened: Listener[] = [];
-    let admin: Server<undefined> | undefined;
+    let admin: AdminServer | undefined;
     try {
       const inherited = this.#opts.inherited;
       for (const o of plan.open) {
@@ -207,7 +208,11 @@ export class Runtime implements AdminHost {
         inherited?.delete(o.port);
         opened.push(new Listener(plan.bind, o.port, appNamed(o.app), this.#opts.reusePort, fds));
       }
-      if (plan.admin?.to !== undefined && this.owner && this.#opts.startAdmin !== undefined) admin = this.#opts.startAdmin(next.admin!, this);
+      if (plan.admin?.to !== undefined && this.owner && this.#opts.startAdmin !== undefined) {
+        // An upgrade's new process adopts the old one's admin socket the first time it starts the admin API.
+        admin = this.#opts.startAdmin(next.admin!, this, this.#opts.inheritedAdmin);
+        this.#opts.inheritedAdmin = undefined;
+      }
     } catch (e) {
       for (const l of opened) l.stop();
       void admin?.stop(true);

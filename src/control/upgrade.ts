@@ -44,8 +44,8 @@ export function childSockets(sockets: Inherited): { fds: number[]; described: In
   const fds: number[] = [];
   const at = (fd: number) => fds.push(fd) + 2;
   const ports = new Map([...sockets.ports].map(([port, list]) => [port, list.map(at)] as [number, number[]]));
-  const admin = sockets.admin === undefined ? undefined : at(sockets.admin);
-  return { fds, described: admin === undefined ? { ports } : { ports, admin } };
+  if (sockets.admin === undefined) return { fds, described: { ports } };
+  return { fds, described: { ...sockets, ports, admin: at(sockets.admin) } };
 }
 
 /** startSuccessor starts the new binary and resolves once it is ready, or with why it is not (it is then killed). */

@@ -50,3 +50,13 @@ export interface AdminHost extends ProxyView {
   /** makes a worker thread crash or hang (debug builds only). */
   readonly injectFault?: ((index: number, fault: "crash" | "hang") => boolean) | undefined;
 }
+
+/** AdminServer is the running admin API: its port's socket (an upgrade hands it over) and how to stop it. */
+export interface AdminServer {
+  readonly fd: number | undefined;
+  /** the port it listens on (undefined for an adopted socket). */
+  readonly port: number | undefined;
+  stop(closeActive?: boolean): void;
+  /** settled resolves once no admin connection is open (a reply still on its way gets out), or after `ms`. */
+  settled(ms: number): Promise<void>;
+}

@@ -93,8 +93,7 @@ export class Pipe {
       }
       if (n < 0) return this.#fail();
       this.#count(n);
-      // Bun hands each data call a fresh buffer, so the tail can be kept without a copy.
-      chunk = chunk.subarray(n);
+      chunk = tail(chunk, n);
     }
     (this.#queue ??= []).push(chunk);
     this.#hold(chunk.length);
@@ -135,7 +134,7 @@ export class Pipe {
           this.#count(n - ours);
         } else this.#count(n);
         if (n < c.length) {
-          q[this.#head] = c.subarray(n);
+          q[this.#head] = tail(c, n);
           break;
         }
         // Drop the reference now: a long queue would otherwise pin every chunk until it empties.
@@ -196,4 +195,16 @@ export class Pipe {
     this.discard();
     return false;
   }
+}
+
+/**
+ * tail is what is left of `chunk` after `n` bytes were written. Bun hands
+ * each data call a fresh buffer, so the tail can be kept without a copy; but
+ * a short tail kept as a view pins the whole read (up to the read cap) for as
+ * long as the receiver stalls, so one under half the buffer is copied out and
+ * the buffer let go.
+ */
+function tail(chunk: Uint8Array, n: number): Uint8Array {
+  const rest = chunk.length - n;
+  return rest < chunk.buffer.byteLength >> 1 ? chunk.slice(n) : chunk.subarray(n);
 }

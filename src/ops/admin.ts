@@ -20,11 +20,11 @@
  * listener (see authorize). GETs stay open.
  */
 import { debugHooks } from "../sys/debug.ts";
-import type { Server } from "bun";
 import { SluiceError } from "../sys/errors.ts";
 import { logger } from "../sys/log.ts";
 import { renderMetrics, statusOf, targetStatus } from "./metrics.ts";
-import type { AdminHost, ReloadOutcome } from "../control/views.ts";
+import type { AdminHost, AdminServer, ReloadOutcome } from "../control/views.ts";
+import { listenGuard } from "./admin-guard.ts";
 import type { Endpoint } from "../net/target.ts";
 
 /**
@@ -294,20 +294,45 @@ function bunRoutes(host: AdminHost) {
   return routes;
 }
 
-/** startAdmin serves the admin API for `host`; it throws LISTEN_FAILED when the address is taken. */
-export function startAdmin(at: Endpoint, host: AdminHost): Server<undefined> {
+/**
+ * startAdmin serves the admin API for `host` on `at` (or on the listening
+ * socket `fd` an upgrade handed over): a guard on the port checks every
+ * request head (src/ops/admin-guard.ts) and relays what Bun.serve can answer
+ * to it on a private loopback port. It throws LISTEN_FAILED when the address
+ * is taken.
+ */
+export function startAdmin(at: Endpoint, host: AdminHost, fd?: number): AdminServer {
+  const inner = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    development: false,
+    idleTimeout: IDLE_TIMEOUT_S,
+    routes: bunRoutes(host),
+    fetch: (req) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
+    // Only reached if something outside the guards throws; same answer.
+    error: (e) => cannotAnswer("a request", e),
+  });
+  // A method Bun.serve would not take is answered from the same route table: 405 with the path's Allow.
+  const route = async (method: string, target: string) => {
+    const r = await guarded(new Request("http://admin/"), () => adminResponse(method, requestPath(target), host, null));
+    return { status: r.status, headers: Object.fromEntries(r.headers), body: await r.text() };
+  };
   try {
-    return Bun.serve({
-      hostname: at.host,
-      port: at.port,
-      development: false,
-      idleTimeout: IDLE_TIMEOUT_S,
-      routes: bunRoutes(host),
-      fetch: (req) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
-      // Only reached if something outside the guards throws; same answer.
-      error: (e) => cannotAnswer("a request", e),
-    });
+    const { listener: guard, open } = listenGuard(at.host, at.port, { innerPort: inner.port!, route }, fd);
+    return {
+      fd: (guard as unknown as { fd?: number }).fd,
+      port: guard.port,
+      stop(closeActive = false) {
+        guard.stop(closeActive);
+        void inner.stop(closeActive);
+      },
+      async settled(ms) {
+        const deadline = performance.now() + ms;
+        while (open.size > 0 && performance.now() < deadline) await Bun.sleep(10);
+      },
+    };
   } catch (e) {
+    void inner.stop(true);
     const code = (e as { code?: string }).code;
     const why = code === "EADDRINUSE" ? "address already in use" : (code ?? String(e));
     throw new SluiceError("LISTEN_FAILED", `cannot listen on ${at.address} for admin: ${why}`);

@@ -1,7 +1,9 @@
 /**
- * The admin API answers odd but real requests without a 5xx: HTTP/1.0 without
- * Host (HAProxy's httpchk), CONNECT, absolute-form targets, unknown methods.
- * docs/ADMIN-HTTP.md records what Bun.serve answers before our handler runs.
+ * The admin API answers odd but real requests without a 5xx and never closes
+ * without an answer: HTTP/1.0 without Host (HAProxy's httpchk), CONNECT,
+ * absolute-form targets, unknown methods and versions, pipelining.
+ * docs/ADMIN-HTTP.md records what answers what (the port's guard, or
+ * Bun.serve behind it).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { deadPort, freePort } from "../helpers/net.ts";
@@ -51,7 +53,14 @@ describe("admin answers what Bun.serve hands it without a 5xx", () => {
     ["TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405],
     ["unknown path", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404],
     ["unknown path without Host", "GET /nope HTTP/1.0\r\n\r\n", 404],
-    ["OPTIONS * (Bun's parser)", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+    ["OPTIONS * (a method no route takes)", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 405],
+    ["no version", "GET /healthz\r\n\r\n", 400, "bad request"],
+    ["an unknown version", "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 400, "unsupported version"],
+    ["HTTP/2.0 on an HTTP/1 connection", "GET /healthz HTTP/2.0\r\n\r\n", 400, "unsupported version"],
+    ["an unknown method on a known path", "BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405],
+    ["an unknown method, HTTP/1.0", "FOO / HTTP/1.0\r\n\r\n", 405],
+    ["a lowercase method", "get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405],
+    ["a bare LF", "GET /healthz HTTP/1.1\nHost: x\n\n", 400],
     ["HTTP/1.1 without Host (Bun's parser)", "GET /healthz HTTP/1.1\r\n\r\n", 400],
   ];
   for (const [name, request, status, contains] of rows) {
@@ -62,6 +71,33 @@ describe("admin answers what Bun.serve hands it without a 5xx", () => {
       if (contains !== undefined) expect(r.body).toContain(contains);
     });
   }
+
+  test("an unknown method names every method the API takes; a known path's own Allow otherwise", async () => {
+    expect((await one("FOO / HTTP/1.0\r\n\r\n")).head).toContain("allow: get, head, post");
+    expect((await one("DELETE /reload HTTP/1.1\r\nHost: x\r\n\r\n")).head).toContain("allow: post");
+  });
+
+  test("pipelined requests are each checked: the replies before a bad one come first, then its answer, then a clean close", async () => {
+    const r = await rawRequest(
+      admin,
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\nBREW /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+      { after: "keep", timeoutMs: 5000 },
+    );
+    expect([r.statuses, r.timedOut, r.error]).toEqual([[200, 200, 405], false, undefined]);
+  });
+
+  test("keep-alive: one connection, several good requests with bodies, all answered", async () => {
+    const r = await rawRequest(
+      admin,
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    expect([r.statuses, r.timedOut]).toEqual([[200, 405, 200], false]);
+  });
+
+  test("a head cut short by the client's FIN, or a body shorter than its Content-Length, gets 400, not a silent close", async () => {
+    expect((await rawRequest(admin, "GET /heal")).statuses).toEqual([400]);
+    expect((await rawRequest(admin, "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nshort")).statuses.at(-1)).toBe(400);
+  });
 
   test("HEAD /healthz without Host answers 200 with no body", async () => {
     const r = await one("HEAD /healthz HTTP/1.0\r\n\r\n");

@@ -254,10 +254,10 @@ test("sluice upgrade --binary asks the running process over its admin API, and s
     expect((await processOf(sl)).pid).toBe(sl.pid);
 
     const run = Bun.spawn([BINARY, "upgrade", "-c", sl.configPath, "--binary", BUILD_B], { stdout: "pipe", stderr: "pipe" });
-    const [out, code] = await withTimeout(Promise.all([new Response(run.stdout).text(), run.exited]), 40_000, "sluice upgrade");
+    const [out, err, code] = await withTimeout(Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]), 40_000, "sluice upgrade");
     const now = await processOf(sl);
     pids.push(now.pid);
-    expect(code).toBe(0);
+    expect([code, err]).toEqual([0, ""]);
     expect(out).toBe(`sluice: upgraded: sluice ${versionA}+b serves as pid ${now.pid}; the old process drains\n`);
     expect(now.version).toBe(`${versionA}+b`);
     expect(await (await import("../helpers/net.ts")).exchange(port, "hi")).toBe("hi");

@@ -3,7 +3,7 @@ import { Limits } from "../../src/sys/limits.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { adminResponse, authorize, matchRoute, requestPath, startAdmin } from "../../src/ops/admin.ts";
-import type { AdminHost, ReloadOutcome } from "../../src/control/views.ts";
+import type { AdminHost, AdminServer, ReloadOutcome } from "../../src/control/views.ts";
 import { App } from "../../src/control/app.ts";
 import type { AppConfig } from "../../src/config/types.ts";
 import type { Logger } from "../../src/sys/log.ts";
@@ -268,7 +268,7 @@ describe("POST /reload", () => {
  * routes as by hand, including what only a raw request can send.
  */
 describe("startAdmin", () => {
-  let server: Server<undefined>;
+  let server: AdminServer;
   const host = fakeHost({ adminToken: "s3cret" });
   const url = (path: string) => `http://127.0.0.1:${server.port}${path}`;
 

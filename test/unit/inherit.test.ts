@@ -6,6 +6,7 @@ describe("inherited sockets", () => {
   test.each([
     ["one port", { ports: new Map([[5001, [7]]]) }, "5001=7"],
     ["ports with several sockets and the admin's", { ports: new Map([[5001, [7, 9]], [80, [11]]]), admin: 12 }, "5001=7,5001=9,80=11;admin=12"],
+    ["the admin's with its address", { ports: new Map([[5001, [7]]]), admin: 8, adminAt: "127.0.0.1:9900" }, "5001=7;admin=8@127.0.0.1:9900"],
     ["nothing", { ports: new Map() }, ""],
   ])("%s: encoded and parsed back", (_name, sockets, text) => {
     expect(encodeInherited(sockets)).toBe(text);
@@ -17,9 +18,9 @@ describe("inherited sockets", () => {
   });
 
   test("the child's descriptors are 3, 4, … in the order the sockets are listed, the admin's last", () => {
-    const { fds, described } = childSockets({ ports: new Map([[5001, [20, 31]], [80, [25]]]), admin: 40 });
+    const { fds, described } = childSockets({ ports: new Map([[5001, [20, 31]], [80, [25]]]), admin: 40, adminAt: "[::1]:9900" });
     expect(fds).toEqual([20, 31, 25, 40]);
-    expect(described).toEqual({ ports: new Map([[5001, [3, 4]], [80, [5]]]), admin: 6 });
+    expect(described).toEqual({ ports: new Map([[5001, [3, 4]], [80, [5]]]), admin: 6, adminAt: "[::1]:9900" });
   });
 });
 
