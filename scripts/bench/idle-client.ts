@@ -7,6 +7,7 @@
  * @module
  */
 import type { Socket } from "bun";
+import { holdUntilStdinCloses } from "./hold.ts";
 
 const [port, count, batch] = process.argv.slice(2).map(Number) as [number, number, number?];
 if (!Number.isInteger(port) || !Number.isInteger(count)) throw new Error("usage: idle-client.ts PORT COUNT [BATCH]");
@@ -57,11 +58,4 @@ for (let opened = 0; opened < count; opened += batchSize) {
 }
 console.log(`held ${held} failed ${failed}`);
 
-const finish = () => {
-  for (const s of sockets) s.end();
-  process.exit(0);
-};
-process.stdin.on("end", finish);
-process.stdin.on("close", finish);
-process.stdin.resume();
-setTimeout(finish, 600_000);
+holdUntilStdinCloses(sockets, (s) => s.end());

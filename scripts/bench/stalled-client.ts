@@ -7,6 +7,7 @@
  * @module
  */
 import type { Socket } from "bun";
+import { holdUntilStdinCloses } from "./hold.ts";
 
 const [port, count] = process.argv.slice(2).map(Number) as [number, number];
 if (!Number.isInteger(port) || !Number.isInteger(count)) throw new Error("usage: stalled-client.ts PORT COUNT");
@@ -22,11 +23,4 @@ for (let i = 0; i < count; i++) {
 }
 console.log(`held ${sockets.length} failed ${failed}`);
 
-const finish = () => {
-  for (const s of sockets) s.terminate();
-  process.exit(0);
-};
-process.stdin.on("end", finish);
-process.stdin.on("close", finish);
-process.stdin.resume();
-setTimeout(finish, 600_000);
+holdUntilStdinCloses(sockets, (s) => s.terminate());

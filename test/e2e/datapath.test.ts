@@ -6,7 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { backend, connect, echoBackend, freePort, withTimeout, Writer } from "../helpers/net.ts";
-import { appToml, poll, startSluice } from "../helpers/sluice.ts";
+import { appToml, poll, startSluice, steady } from "../helpers/sluice.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -158,18 +158,7 @@ test("a reader that stops while the target streams 1 GiB: bounded memory, then e
   c.socket.pause();
   c.socket.write("go");
   // The target stalls once the kernel buffers and sluice's queue are full.
-  let last = -1;
-  let still = 0;
-  await poll(
-    async () => {
-      still = sent === last ? still + 1 : 0;
-      last = sent;
-      return still;
-    },
-    (n) => n >= 10,
-    20_000,
-    "the target to stall",
-  );
+  await steady(() => sent, "the target to stall");
   const grown = rssBytes(sl.pid) - before;
   console.log(`[figure] slow reader: target stalled after ${(sent / 2 ** 20).toFixed(0)} MiB; sluice RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
   expect(sent).toBeLessThan(TOTAL);

@@ -9,7 +9,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Socket } from "bun";
 import { HOST, freePorts } from "../helpers/net.ts";
-import { appToml, poll, startSluice } from "../helpers/sluice.ts";
+import { appToml, poll, startSluice, steady } from "../helpers/sluice.ts";
 
 const CLIENTS = 200;
 const BLOCK = new Uint8Array(64 * 1024).fill(0x5a);
@@ -53,19 +53,7 @@ test(`${CLIENTS} stalled clients cost sluice under 256 KiB each, and sluice_buff
       clients.push(await Bun.connect({ hostname: HOST, port, socket: { open: (s) => s.pause(), data() {}, error() {} } }));
     }
     // Stalled once the targets' byte count stops moving for a second (every buffer on the way is full).
-    let last = -1;
-    let still = 0;
-    await poll(
-      async () => {
-        await Bun.sleep(100);
-        still = sent === last ? still + 1 : 0;
-        last = sent;
-        return still;
-      },
-      (n) => n >= 10,
-      60_000,
-      "the targets to stall",
-    );
+    await steady(() => sent, "the targets to stall", { everyMs: 100, ms: 60_000 });
     expect(open).toBe(CLIENTS);
     const perClient = (rssBytes(sl.pid) - before) / CLIENTS;
     const held = buffered(await metrics(), "downstream");

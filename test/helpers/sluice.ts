@@ -129,6 +129,28 @@ export async function poll<T>(get: () => Promise<T>, ok: (v: T) => boolean, ms =
   throw new Error(`timed out after ${ms}ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
+/**
+ * steady resolves once `read()` has returned the same value `times` polls in
+ * a row, `everyMs` apart, at most `ms` (a stream stalled: its byte count
+ * stopped moving).
+ */
+export async function steady(read: () => number, what: string, opts: { times?: number; everyMs?: number; ms?: number } = {}): Promise<void> {
+  let last = Number.NaN;
+  let still = 0;
+  await poll(
+    async () => {
+      if (opts.everyMs !== undefined) await Bun.sleep(opts.everyMs);
+      const v = read();
+      still = v === last ? still + 1 : 0;
+      last = v;
+      return still;
+    },
+    (n) => n >= (opts.times ?? 10),
+    opts.ms ?? 20_000,
+    what,
+  );
+}
+
 /** appToml renders one [[apps]] table. */
 export function appToml(name: string, ports: number[], targets: string[], extra = ""): string {
   return `[[apps]]\nname = "${name}"\nports = [${ports.join(", ")}]\ntargets = [${targets.map((t) => `"${t}"`).join(", ")}]\n${extra}\n`;
