@@ -5,7 +5,7 @@
  * the contract says every request gets an answer below 500. So the admin
  * port is a plain TCP listener that reads each request head itself: a
  * well-formed GET, HEAD or POST is relayed, bytes unchanged, to Bun.serve on
- * a private loopback port; any other method gets the route table's 405 (with
+ * a private abstract Unix socket; any other method gets the route table's 405 (with
  * `Allow`); a malformed request line gets 400, an oversized head 431, a
  * chunked body 400 (no admin request needs one, and without a length the
  * guard could not find where the next request starts). Requests on one
@@ -89,9 +89,9 @@ export function encode(a: Answer): Uint8Array {
 
 const REASONS: Record<number, string> = { 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 431: "Request Header Fields Too Large" };
 
-/** GuardOptions: where Bun.serve listens, and how a method it would not take is answered (the route table's 405). */
+/** GuardOptions: where Bun.serve listens (a Unix socket name), and how a method it would not take is answered (the route table's 405). */
 export interface GuardOptions {
-  innerPort: number;
+  inner: string;
   route(method: string, target: string): Promise<Answer>;
 }
 
@@ -193,7 +193,7 @@ class Conn {
 
   #dial(): void {
     this.#up = {} as Socket<Conn>; // placeholder until connected: one dial per client connection
-    void Bun.connect<Conn>({ hostname: "127.0.0.1", port: this.opts.innerPort, allowHalfOpen: true, data: this, socket: upstream }).catch(() => this.close());
+    void Bun.connect<Conn>({ unix: this.opts.inner, allowHalfOpen: true, data: this, socket: upstream }).catch(() => this.close());
   }
 
   upOpen(up: Socket<Conn>): void {
@@ -312,7 +312,7 @@ const upstream = {
   connectError: (s: Socket<Conn>) => s.data.close(),
 };
 
-/** listenGuard opens the admin port (or adopts `fd`, an upgrade's): each connection is checked, then relayed to `opts.innerPort`. */
+/** listenGuard opens the admin port (or adopts `fd`, an upgrade's): each connection is checked, then relayed to `opts.inner`. */
 export function listenGuard(hostname: string, port: number, opts: GuardOptions, fd?: number): { listener: TCPSocketListener<Conn>; open: Set<Client> } {
   const open = new Set<Client>();
   const socket = {

@@ -294,31 +294,35 @@ function bunRoutes(host: AdminHost) {
   return routes;
 }
 
+let innerCount = 0;
+
 /**
  * startAdmin serves the admin API for `host` on `at` (or on the listening
  * socket `fd` an upgrade handed over): a guard on the port checks every
  * request head (src/ops/admin-guard.ts) and relays what Bun.serve can answer
- * to it on a private loopback port. It throws LISTEN_FAILED when the address
+ * to it on a private (abstract Unix) socket. It throws LISTEN_FAILED when the address
  * is taken.
  */
 export function startAdmin(at: Endpoint, host: AdminHost, fd?: number): AdminServer {
+  // Behind the guard, on an abstract Unix socket: no port of the machine's to take, no file to clean up.
+  const innerName = `\0sluice-admin-${process.pid}-${(++innerCount).toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  // bun-types leaves idleTimeout out of the Unix-socket options; Bun applies it there too.
   const inner = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
+    unix: innerName,
     development: false,
     idleTimeout: IDLE_TIMEOUT_S,
     routes: bunRoutes(host),
-    fetch: (req) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
+    fetch: (req: Request) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
     // Only reached if something outside the guards throws; same answer.
-    error: (e) => cannotAnswer("a request", e),
-  });
+    error: (e: unknown) => cannotAnswer("a request", e),
+  } as unknown as Bun.ServeOptions);
   // A method Bun.serve would not take is answered from the same route table: 405 with the path's Allow.
   const route = async (method: string, target: string) => {
     const r = await guarded(new Request("http://admin/"), () => adminResponse(method, requestPath(target), host, null));
     return { status: r.status, headers: Object.fromEntries(r.headers), body: await r.text() };
   };
   try {
-    const { listener: guard, open } = listenGuard(at.host, at.port, { innerPort: inner.port!, route }, fd);
+    const { listener: guard, open } = listenGuard(at.host, at.port, { inner: innerName, route }, fd);
     return {
       fd: (guard as unknown as { fd?: number }).fd,
       port: guard.port,
