@@ -38,7 +38,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export type Verdict =
   | { kind: "relay"; bodyLength: number }
   | { kind: "route"; method: string; target: string }
-  | { kind: "refuse"; status: 400 | 431; why: string };
+  | { kind: "refuse"; status: 400 | 408 | 431; why: string };
 
 /**
  * judge reads one request head (without its final empty line): the request
@@ -87,7 +87,7 @@ export function encode(a: Answer): Uint8Array {
   return Buffer.concat([Buffer.from(text, "latin1"), body]);
 }
 
-const REASONS: Record<number, string> = { 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 431: "Request Header Fields Too Large" };
+const REASONS: Record<number, string> = { 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 431: "Request Header Fields Too Large" };
 
 /** GuardOptions: where Bun.serve listens (a Unix socket name), and how a method it would not take is answered (the route table's 405). */
 export interface GuardOptions {
@@ -138,7 +138,13 @@ class Conn {
 
   #arm(ms: number): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.close(), ms);
+    this.#timer = setTimeout(() => this.#idle(), ms);
+  }
+
+  /** #idle: nothing came for IDLE_MS (or the linger is over): a head left incomplete gets 408, anything else just ends. */
+  #idle(): void {
+    if (!this.#stopped && this.#buf.some((b) => b !== 13 && b !== 10)) return this.#refuse(408, "the request head was not complete within 10 s");
+    this.close();
   }
 
   data(chunk: Uint8Array): void {
@@ -257,7 +263,7 @@ class Conn {
     this.#linger();
   }
 
-  #refuse(status: 400 | 431, why: string): void {
+  #refuse(status: 400 | 408 | 431, why: string): void {
     this.#stopped = true;
     this.#finish(encode({ status, headers: { "content-type": "text/plain; charset=utf-8" }, body: `bad request: ${why}\n` }));
   }

@@ -99,6 +99,13 @@ describe("admin answers what Bun.serve hands it without a 5xx", () => {
     expect((await rawRequest(admin, "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nshort")).statuses.at(-1)).toBe(400);
   });
 
+  test("a head left incomplete for 10 s gets 408, then a clean close", async () => {
+    const t0 = performance.now();
+    const r = await rawRequest(admin, "GET /healthz HTTP/1.1\r\nHo", { after: "keep", timeoutMs: 15_000 });
+    expect([r.statuses, r.timedOut, r.error]).toEqual([[408], false, undefined]);
+    expect(performance.now() - t0).toBeGreaterThan(9_000);
+  }, 20_000);
+
   test("HEAD /healthz without Host answers 200 with no body", async () => {
     const r = await one("HEAD /healthz HTTP/1.0\r\n\r\n");
     expect(r.status).toBe(200);
