@@ -18,9 +18,9 @@ import { readFdLimit } from "./sys/limits.ts";
 import { fdPlan, Runtime } from "./control/runtime.ts";
 import { ConfigWatch } from "./control/watch.ts";
 import { Workers } from "./control/workers.ts";
-import { INHERIT_ENV, parseInherited, parseState, share, STATE_ENV, type Inherited } from "./control/inherit.ts";
+import { adoptable, INHERIT_ENV, parseInherited, parseState, share, STATE_ENV, type Inherited } from "./control/inherit.ts";
 import { libc } from "./sys/libc.ts";
-import { announceReady, startSuccessor, type UpgradeOutcome } from "./control/upgrade.ts";
+import { announceReady, handover, startSuccessor, type UpgradeOutcome } from "./control/upgrade.ts";
 import { requestUpgrade } from "./control/upgrade-client.ts";
 import { sdNotify } from "./sys/sd-notify.ts";
 import { resolve as resolvePath } from "node:path";
@@ -110,30 +110,19 @@ async function main(): Promise<void> {
   const count = workerCount(opts.workers ?? config.workers);
   const fdLimit = await readFdLimit();
   // Started by a running sluice as its upgrade: adopt its listening sockets (src/control/inherit.ts).
-  let inherited: Inherited = { ports: new Map() };
+  let handed: Inherited = { ports: new Map() };
   try {
     const text = process.env[INHERIT_ENV];
-    if (text !== undefined) inherited = parseInherited(text);
+    if (text !== undefined) handed = parseInherited(text);
   } catch (e) {
     fail(describe(e));
   }
   const drainedBefore = parseState(process.env[STATE_ENV]);
   delete process.env[INHERIT_ENV];
   delete process.env[STATE_ENV];
-  const usedPorts = new Set(config.apps.flatMap((a) => a.ports));
-  for (const [port, fds] of inherited.ports) {
-    if (usedPorts.has(port)) continue;
-    // A port the config no longer has: its sockets close with the old process.
-    const c = libc();
-    if (typeof c !== "string") for (const fd of fds) c.close(fd);
-    inherited.ports.delete(port);
-  }
-  if (inherited.admin !== undefined && (config.admin === undefined || config.admin.address !== inherited.adminAt)) {
-    // The admin API moved (or went): the old socket closes with the old process.
-    const c = libc();
-    if (typeof c !== "string") c.close(inherited.admin);
-    inherited.admin = undefined;
-  }
+  const { keep: inherited, close: unused } = adoptable(handed, new Set(config.apps.flatMap((a) => a.ports)), config.admin?.address);
+  const c = libc();
+  if (typeof c !== "string") for (const fd of unused) c.close(fd);
   const shares = share(inherited.ports, count);
   const board = Board.create(count);
   const directory = new Directory();
@@ -224,18 +213,11 @@ async function main(): Promise<void> {
     if (stopping) return { ok: false, error: "shutting down" };
     if (upgrading) return { ok: false, error: "an upgrade is already under way" };
     upgrading = true;
-    const sockets = new Map<number, number[]>();
-    for (const [port, fds] of [...runtime.listenerFds(), ...(workers?.listenerFds() ?? [])]) sockets.set(port, [...(sockets.get(port) ?? []), ...fds]);
-    const state: Record<string, string[]> = {};
-    for (const app of runtime.apps.values()) {
-      const drained = app.allTargets.filter((t) => !t.enabled).map((t) => t.address);
-      if (drained.length > 0) state[app.name] = drained;
-    }
+    const { sockets, state } = handover(runtime, workers);
     // A compiled binary's argv is [bun, /$bunfs/root/…, …args]; under `bun src/main.ts` the script is an argument too.
     const args = process.argv.slice(process.argv[1]?.startsWith("/$bunfs/") ? 2 : 1);
-    log.info(`upgrade (${trigger}): starting ${binary} with ${plural([...sockets.values()].flat().length, "listening socket")}`);
-    const adminFd = runtime.admin?.fd;
-    const outcome = await startSuccessor({ binary, args, sockets: adminFd === undefined ? { ports: sockets } : { ports: sockets, admin: adminFd, adminAt: runtime.config?.admin?.address }, state });
+    log.info(`upgrade (${trigger}): starting ${binary} with ${plural([...sockets.ports.values()].flat().length, "listening socket")}`);
+    const outcome = await startSuccessor({ binary, args, sockets, state });
     upgrading = false;
     if (!outcome.ok) {
       upgrades.failure++;

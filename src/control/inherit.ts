@@ -29,6 +29,28 @@ export interface Inherited {
 /** OperatorState: per app, the addresses an operator drained (POST …/drain) that stay drained across the upgrade. */
 export type OperatorState = Record<string, string[]>;
 
+/**
+ * adoptable keeps of `handed` what this process can use: sockets of ports
+ * `ports` still has, and the admin socket when the admin API stays at
+ * `adminAt`. What it drops is returned to be closed (it closes with the old
+ * process too). Pure; main.ts reads the environment and closes.
+ */
+export function adoptable(handed: Inherited, ports: ReadonlySet<number>, adminAt: string | undefined): { keep: Inherited; close: number[] } {
+  const keep: Inherited = { ports: new Map() };
+  const close: number[] = [];
+  for (const [port, fds] of handed.ports) {
+    if (ports.has(port)) keep.ports.set(port, fds);
+    else close.push(...fds);
+  }
+  if (handed.admin !== undefined) {
+    if (adminAt !== undefined && adminAt === handed.adminAt) {
+      keep.admin = handed.admin;
+      keep.adminAt = adminAt;
+    } else close.push(handed.admin);
+  }
+  return { keep, close };
+}
+
 /** encodeInherited writes `sockets` for INHERIT_ENV. */
 export function encodeInherited(sockets: Inherited): string {
   const ports = [...sockets.ports].flatMap(([port, fds]) => fds.map((fd) => `${port}=${fd}`)).join(",");

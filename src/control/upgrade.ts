@@ -83,6 +83,32 @@ export function startSuccessor(s: Successor): Promise<UpgradeOutcome> {
   return promise;
 }
 
+/** HandoverSource is what a handover is collected from: this thread's runtime and the other workers. */
+export interface HandoverSource {
+  listenerFds(): [port: number, fds: number[]][];
+  readonly apps: ReadonlyMap<string, { readonly name: string; readonly allTargets: readonly { readonly address: string; readonly enabled: boolean }[] }>;
+  readonly admin: { readonly fd: number | undefined } | undefined;
+  readonly config: { readonly admin?: { readonly address: string } | undefined } | undefined;
+}
+
+/**
+ * handover collects what the successor gets: every listening socket of every
+ * thread by port, the admin socket with its address, and the targets drained
+ * through the admin API.
+ */
+export function handover(runtime: HandoverSource, workers: { listenerFds(): [number, number[]][] } | undefined): { sockets: Inherited; state: OperatorState } {
+  const ports = new Map<number, number[]>();
+  for (const [port, fds] of [...runtime.listenerFds(), ...(workers?.listenerFds() ?? [])]) ports.set(port, [...(ports.get(port) ?? []), ...fds]);
+  const state: OperatorState = {};
+  for (const app of runtime.apps.values()) {
+    const drained = app.allTargets.filter((t) => !t.enabled).map((t) => t.address);
+    if (drained.length > 0) state[app.name] = drained;
+  }
+  const admin = runtime.admin?.fd;
+  const adminAt = runtime.config?.admin?.address;
+  return { sockets: admin === undefined ? { ports } : { ports, admin, ...(adminAt === undefined ? {} : { adminAt }) }, state };
+}
+
 /** announceReady tells the process that started this one (if any) that this one serves, and lets the channel go. */
 export function announceReady(pid: number, version: string): void {
   if (typeof process.send !== "function") return;

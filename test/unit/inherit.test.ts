@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { encodeInherited, parseInherited, parseState, share } from "../../src/control/inherit.ts";
-import { childSockets } from "../../src/control/upgrade.ts";
+import { adoptable, encodeInherited, parseInherited, parseState, share } from "../../src/control/inherit.ts";
+import { childSockets, handover } from "../../src/control/upgrade.ts";
 
 describe("inherited sockets", () => {
   test.each([
@@ -60,5 +60,40 @@ describe("operator state", () => {
     expect(parseState('{"web":["127.0.0.1:9001"]}')).toEqual({ web: ["127.0.0.1:9001"] });
     expect(parseState('{"web":["a",3]}')).toEqual({ web: ["a"] });
     for (const bad of [undefined, "", "[1]", "null", "{", '"x"']) expect(parseState(bad)).toEqual({});
+  });
+});
+
+describe("adoptable", () => {
+  test("keeps the sockets of ports the config still has and the admin socket at the same address; the rest is to close", () => {
+    const handed = { ports: new Map([[5001, [3, 4]], [6000, [5]]]), admin: 6, adminAt: "127.0.0.1:9900" };
+    expect(adoptable(handed, new Set([5001, 7000]), "127.0.0.1:9900")).toEqual({
+      keep: { ports: new Map([[5001, [3, 4]]]), admin: 6, adminAt: "127.0.0.1:9900" },
+      close: [5],
+    });
+  });
+  test("an admin API that moved or went closes the old admin socket", () => {
+    const handed = { ports: new Map([[5001, [3]]]), admin: 6, adminAt: "127.0.0.1:9900" };
+    expect(adoptable(handed, new Set([5001]), "127.0.0.1:9901").close).toEqual([6]);
+    expect(adoptable(handed, new Set([5001]), undefined)).toEqual({ keep: { ports: new Map([[5001, [3]]]) }, close: [6] });
+  });
+});
+
+describe("handover", () => {
+  test("every thread's sockets by port, the admin socket with its address, the drained targets", () => {
+    const runtime = {
+      listenerFds: (): [number, number[]][] => [[5001, [10]], [5002, [11]]],
+      apps: new Map([
+        ["web", { name: "web", allTargets: [{ address: "127.0.0.1:9001", enabled: true }, { address: "127.0.0.1:9002", enabled: false }] }],
+        ["db", { name: "db", allTargets: [{ address: "127.0.0.1:5432", enabled: true }] }],
+      ]),
+      admin: { fd: 12 },
+      config: { admin: { address: "127.0.0.1:9900" } },
+    };
+    const workers = { listenerFds: (): [number, number[]][] => [[5001, [20]], [5002, [21]]] };
+    expect(handover(runtime, workers)).toEqual({
+      sockets: { ports: new Map([[5001, [10, 20]], [5002, [11, 21]]]), admin: 12, adminAt: "127.0.0.1:9900" },
+      state: { web: ["127.0.0.1:9002"] },
+    });
+    expect(handover({ ...runtime, admin: undefined }, undefined).sockets).toEqual({ ports: new Map([[5001, [10]], [5002, [11]]]) });
   });
 });
