@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encode, judge } from "../../src/ops/admin-guard.ts";
+import { encode, judge } from "../../src/ops/request-head.ts";
 
 describe("judge: one request head", () => {
   const rows: [head: string, kind: "relay" | "route" | "refuse", detail?: number | string][] = [
