@@ -21,12 +21,11 @@ import { RateLimitedLog } from "../sys/rate-limit.ts";
 import { TargetSet, type Route, type TargetSetHost } from "../upstream/target-set.ts";
 import type { Shared } from "./app-shared.ts";
 import type { Tidings } from "../upstream/tidings.ts";
-import { Session, type CloseReason, type SessionHost } from "../datapath/session.ts";
+import type { CloseReason } from "../datapath/close-reason.ts";
+import { Session, type SessionHost } from "../datapath/session.ts";
 import type { Sweeper } from "../sys/sweeper.ts";
 import { ClientQueue } from "../datapath/client-queue.ts";
 
-export type { Shared } from "./app-shared.ts";
-export type { Tidings } from "../upstream/tidings.ts";
 
 /** LOG_EVERY_MS bounds how often one kind of repeated failure is logged per app. */
 const LOG_EVERY_MS = 1000;

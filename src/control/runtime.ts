@@ -9,7 +9,8 @@
  * sessions never notice a reload.
  */
 import type { AdminHost, AdminServer, ReloadOutcome } from "./views.ts";
-import { App, type Shared } from "./app.ts";
+import { App } from "./app.ts";
+import type { Shared } from "./app-shared.ts";
 import type { Tidings } from "../upstream/tidings.ts";
 import { Board, Directory, G } from "../sys/board.ts";
 import { LocalClientCounts, type ClientCounts } from "../datapath/client-counts.ts";

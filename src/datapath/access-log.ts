@@ -3,7 +3,7 @@
  * client connection. Pure: a session's facts in, the line's fields out.
  */
 import { plainIp } from "../net/acl.ts";
-import type { CloseReason, CloseSide } from "./session.ts";
+import type { CloseReason, CloseSide } from "./close-reason.ts";
 
 /** SessionFacts is what an access line reads from a finished session (a Session satisfies it). */
 export interface SessionFacts {

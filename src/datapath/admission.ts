@@ -15,7 +15,8 @@ import { A } from "../sys/board.ts";
 import type { ClientCounts } from "./client-counts.ts";
 import type { AppConfig } from "../config/types.ts";
 import type { Limits } from "../sys/limits.ts";
-import type { CloseReason, Session } from "./session.ts";
+import type { CloseReason } from "./close-reason.ts";
+import type { Session } from "./session.ts";
 
 /** AdmissionHost is what deciding at accept needs of the app. */
 export interface AdmissionHost {

@@ -7,7 +7,7 @@
 import { A, cellStore, type Cell } from "../sys/board.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "../sys/histogram.ts";
 import type { Pipe } from "./pipe.ts";
-import { CLOSE_REASONS, type CloseReason } from "./session.ts";
+import { CLOSE_REASONS, type CloseReason } from "./close-reason.ts";
 
 /** closedAt is the board field of a close reason's counter. */
 const closedAt = new Map(CLOSE_REASONS.map((r, i) => [r, A.CLOSED_BY + i]));

@@ -8,7 +8,8 @@
  */
 import { A, type Cell } from "../sys/board.ts";
 import type { Pool } from "../upstream/pool.ts";
-import type { CloseReason, Session } from "./session.ts";
+import type { CloseReason } from "./close-reason.ts";
+import type { Session } from "./session.ts";
 import { WaitQueue } from "../sys/wait-queue.ts";
 
 export class ClientQueue {

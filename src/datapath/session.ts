@@ -45,8 +45,6 @@ import type { Pool, TargetState } from "../upstream/pool.ts";
 import { capReceiveBuffer } from "../sys/receive-buffer.ts";
 import { coarse, type Sweepable, type Sweeper } from "../sys/sweeper.ts";
 
-export { CLOSE_REASONS, sideOf, type CloseReason, type CloseSide } from "./close-reason.ts";
-
 /** SessionHost is what a session needs from the app it belongs to. */
 export interface SessionHost {
   readonly pool: Pool;

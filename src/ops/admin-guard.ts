@@ -52,12 +52,15 @@ class Conn {
   /** the client sent its FIN: once every reply is out, the connection ends. */
   #clientDone = false;
   #up: Socket<Conn> | null = null;
+  /** one dial per client connection: set when it starts, #up when it connects. */
+  #dialled = false;
   readonly toUp: Pipe;
   readonly toClient: Pipe;
   /** the guard's own answer, written once the relay has ended (or at once when nothing was relayed). */
   #answer: Uint8Array | null = null;
   #stopped = false;
   #upEnded = false;
+  #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -134,15 +137,17 @@ class Conn {
   #relay(bytes: Uint8Array): void {
     // Copied: the buffer is ours to slice further, the pipe may keep a chunk.
     if (!this.toUp.push(bytes.slice())) this.close();
-    if (this.#up === null) this.#dial();
+    if (!this.#dialled) this.#dial();
   }
 
   #dial(): void {
-    this.#up = {} as Socket<Conn>; // placeholder until connected: one dial per client connection
+    this.#dialled = true;
     void Bun.connect<Conn>({ unix: this.opts.inner, allowHalfOpen: true, data: this, socket: upstream }).catch(() => this.close());
   }
 
   upOpen(up: Socket<Conn>): void {
+    // The connection may have ended while the dial was in flight.
+    if (this.#upEnded || this.#closed) return void up.end();
     this.#up = up;
     this.toUp.dst = up;
     this.toClient.src = up;
@@ -194,7 +199,7 @@ class Conn {
   upEnded(): void {
     if (this.#upEnded) return;
     this.#upEnded = true;
-    if (this.#up !== null && typeof this.#up.end === "function") this.#up.end();
+    this.#up?.end();
     if (this.#answer !== null) {
       this.toClient.push(this.#answer);
       this.#answer = null;
@@ -211,7 +216,7 @@ class Conn {
   /** #finish sends the guard's own answer after every reply owed before it, then ends the connection. */
   #finish(answer: Uint8Array): void {
     this.#answer = answer;
-    if (this.#pending.length === 0 || this.#up === null) this.upEnded();
+    if (this.#pending.length === 0) this.upEnded();
     // Else the answer waits for the replies owed (#replied), or for the relay's end if they cannot be counted.
     else if (this.#unframed) this.toUp.end();
   }
@@ -228,7 +233,7 @@ class Conn {
     if (this.#bodyLeft > 0) return this.#refuse(400, "the request body ended before its Content-Length");
     // Stray line ends between requests are allowed (RFC 9112 2.2); anything else is a head cut short.
     if (this.#buf.some((b) => b !== 13 && b !== 10)) return this.#refuse(400, "the request ended before its head was complete");
-    if (this.#up === null) return this.close();
+    if (!this.#dialled) return this.close();
     this.#clientDone = true;
     if (this.#pending.length === 0) this.upEnded();
     // Replies that cannot be counted end with the relay: pass the FIN on and wait for it.
@@ -236,9 +241,10 @@ class Conn {
   }
 
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.client.end();
-    if (this.#up !== null && typeof this.#up.end === "function") this.#up.end();
+    this.#up?.end();
   }
 }
 

@@ -270,9 +270,9 @@ function cannotAnswer(what: string, e: unknown): Response {
   return text(400, "bad request\n");
 }
 
-/** guarded runs `f`, turning a throw or a rejection into cannotAnswer's 400. */
-function guarded(req: Request, f: () => Response | Promise<Response>): Response | Promise<Response> {
-  const what = () => `${req.method} ${JSON.stringify(req.url)}`;
+/** guarded runs `f` for the request `method target`, turning a throw or a rejection into cannotAnswer's 400. */
+function guarded(method: string, target: string, f: () => Response | Promise<Response>): Response | Promise<Response> {
+  const what = () => `${method} ${JSON.stringify(target)}`;
   try {
     const r = f();
     return r instanceof Promise ? r.catch((e: unknown) => cannotAnswer(what(), e)) : r;
@@ -287,7 +287,7 @@ function bunRoutes(host: AdminHost) {
   for (const [pattern, route] of Object.entries(ROUTES)) {
     const methods: (typeof routes)[string] = {};
     for (const method of Object.keys(route) as Method[]) {
-      methods[method] = (req) => guarded(req, () => answer(route, req.method, req.params, host, req.headers.get("authorization"), req));
+      methods[method] = (req) => guarded(req.method, req.url, () => answer(route, req.method, req.params, host, req.headers.get("authorization"), req));
     }
     routes[pattern] = methods;
   }
@@ -312,13 +312,13 @@ export function startAdmin(at: Endpoint, host: AdminHost, fd?: number): AdminSer
     development: false,
     idleTimeout: IDLE_TIMEOUT_S,
     routes: bunRoutes(host),
-    fetch: (req: Request) => guarded(req, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
+    fetch: (req: Request) => guarded(req.method, req.url, () => adminResponse(req.method, requestPath(req.url), host, req.headers.get("authorization"), req)),
     // Only reached if something outside the guards throws; same answer.
     error: (e: unknown) => cannotAnswer("a request", e),
   } as unknown as Bun.ServeOptions);
   // A method Bun.serve would not take is answered from the same route table: 405 with the path's Allow.
   const route = async (method: string, target: string) => {
-    const r = await guarded(new Request("http://admin/"), () => adminResponse(method, requestPath(target), host, null));
+    const r = await guarded(method, target, () => adminResponse(method, requestPath(target), host, null));
     return { status: r.status, headers: Object.fromEntries(r.headers), body: await r.text() };
   };
   try {

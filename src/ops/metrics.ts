@@ -10,7 +10,7 @@ import type { Histogram } from "../sys/histogram.ts";
 import type { TargetState } from "../upstream/pool.ts";
 import { sampleProcess, type ProcessSample } from "../sys/process-metrics.ts";
 import { droppedLines } from "../sys/log.ts";
-import { CLOSE_REASONS } from "../datapath/session.ts";
+import { CLOSE_REASONS } from "../datapath/close-reason.ts";
 import type { ProxyView } from "../control/views.ts";
 
 /** statusOf is the /status document: the contract's fields plus a few extras. */

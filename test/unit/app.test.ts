@@ -6,7 +6,8 @@
 import { Limits } from "../../src/sys/limits.ts";
 import { appConfig } from "../helpers/config.ts";
 import { afterEach, describe, expect, test } from "bun:test";
-import { App, type Shared } from "../../src/control/app.ts";
+import { App } from "../../src/control/app.ts";
+import type { Shared } from "../../src/control/app-shared.ts";
 import type { AppConfig } from "../../src/config/types.ts";
 import type { Logger } from "../../src/sys/log.ts";
 import { Sweeper } from "../../src/sys/sweeper.ts";

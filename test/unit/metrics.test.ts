@@ -4,7 +4,7 @@ import type { App } from "../../src/control/app.ts";
 import type { LimitsView } from "../../src/sys/limits.ts";
 import { roundRobin } from "../../src/upstream/balancer/round-robin.ts";
 import type { AppConfig } from "../../src/config/types.ts";
-import { CLOSE_REASONS } from "../../src/datapath/session.ts";
+import { CLOSE_REASONS } from "../../src/datapath/close-reason.ts";
 import { CONNECT_BUCKETS_S, Histogram } from "../../src/sys/histogram.ts";
 import { renderMetrics, statusOf } from "../../src/ops/metrics.ts";
 import type { ProxyView } from "../../src/control/views.ts";
