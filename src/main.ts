@@ -202,8 +202,6 @@ async function main(): Promise<void> {
 
   let stopping = false;
   let upgrading = false;
-  const upgrades = { success: 0, failure: 0 };
-  runtime.upgrades = upgrades;
   /**
    * upgrade starts `binary` as this process's successor (src/control/upgrade.ts) and,
    * once it serves, closes this process's ports and drains it. A successor
@@ -220,11 +218,11 @@ async function main(): Promise<void> {
     const outcome = await startSuccessor({ binary, args, sockets, state });
     upgrading = false;
     if (!outcome.ok) {
-      upgrades.failure++;
+      runtime.upgrades.failure++;
       log.error(`upgrade failed, this process keeps serving: ${outcome.error}`);
       return outcome;
     }
-    upgrades.success++;
+    runtime.upgrades.success++;
     log.success(`upgraded to sluice ${outcome.version} (pid ${outcome.pid}); this process closes its ports and drains`);
     sdNotify(`MAINPID=${outcome.pid}`);
     // The successor answers on the admin port now (the same socket): this process must not take its requests,

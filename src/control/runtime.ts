@@ -97,7 +97,7 @@ export class Runtime implements AdminHost {
   config: Config | undefined;
   readonly reloads = { success: 0, failure: 0 };
   /** binary upgrades this process started, by result (sluice_upgrades_total); main counts them. */
-  upgrades = { success: 0, failure: 0 };
+  readonly upgrades = { success: 0, failure: 0 };
   /** starts a binary upgrade (main sets it; the admin API's POST /upgrade): `binary` or the path this process started from. */
   upgrade: ((binary?: string) => Promise<UpgradeOutcome>) | undefined;
   /** when this process started, for /status. */
