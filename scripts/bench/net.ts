@@ -7,13 +7,8 @@ import type { Proc } from "./proc.ts";
 /** HOST is the only address the bench ever listens on or connects to. */
 export const HOST = "127.0.0.1";
 
-/** freePort asks the kernel for an unused port on 127.0.0.1 and releases it at once. */
-export function freePort(): number {
-  const l = Bun.listen({ hostname: HOST, port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
+/** freePort: one helper for tests and bench alike, so no process is handed the same port twice. */
+export { freePort } from "../../test/helpers/net.ts";
 
 /** tryConnect resolves true once a TCP connection to `port` opens, false when it is refused. */
 function tryConnect(port: number): Promise<boolean> {

@@ -5,20 +5,40 @@ import type { Socket, TCPSocketListener } from "bun";
 
 export const HOST = "127.0.0.1";
 
-/** freePort asks the kernel for a port that is free right now (listen on 0, read it, close). */
-export function freePort(): number {
+/**
+ * Ports this process has handed out. The kernel picks a port for bind(0) at
+ * random each time, so two calls in a row can return the same one once the
+ * first is released (about 1 in 14,000 a pair; with hundreds of pairs a suite
+ * run sometimes saw sluice's admin and app ports collide).
+ */
+const given = new Set<number>();
+
+function unused(take: () => number): number {
+  for (let i = 0; i < 1000; i++) {
+    const port = take();
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
+  throw new Error("no loopback port left that this process has not handed out already");
+}
+
+function probe(): number {
   const l = Bun.listen({ hostname: HOST, port: 0, socket: { data() {} } });
   const port = l.port;
   l.stop(true);
   return port;
 }
 
-/** freePorts returns `n` distinct free ports: all are held until the last is found (freePort twice can repeat one). */
+/** freePort asks the kernel for a port that is free right now and that this process has not handed out before. */
+export function freePort(): number {
+  return unused(probe);
+}
+
+/** freePorts returns `n` distinct free ports. */
 export function freePorts(n: number): number[] {
-  const held = Array.from({ length: n }, () => Bun.listen({ hostname: HOST, port: 0, socket: { data() {} } }));
-  const ports = held.map((l) => l.port);
-  for (const l of held) l.stop(true);
-  return ports;
+  return Array.from({ length: n }, freePort);
 }
 
 /** deadPort is a loopback port with nothing listening: dials to it are refused. */
