@@ -30,6 +30,8 @@ import type { UpgradeOutcome } from "./upgrade.ts";
 const DIAL_SWEEP_MS = 50;
 /** IDLE_SWEEP_MS is the granularity of idle timeouts. */
 const IDLE_SWEEP_MS = 1000;
+/** a pipe paused across one whole interval of this sweep (1-2 s) has its queue compacted (pipe.ts). */
+const STALL_SWEEP_MS = 1000;
 
 /** fdPlan sizes the connection cap of `config` under `fdLimit` (see planConnections); each of `workers` threads has its own listener per port. */
 export function fdPlan(config: Config, fdLimit: number | undefined, workers = 1): FdPlan {
@@ -126,6 +128,7 @@ export class Runtime implements AdminHost {
       tell: opts.tell,
       dials: new Sweeper(DIAL_SWEEP_MS),
       idle: new Sweeper(IDLE_SWEEP_MS),
+      stalls: new Sweeper(STALL_SWEEP_MS),
       log,
       onIdle: () => this.#idle?.(),
     };
@@ -367,6 +370,7 @@ export class Runtime implements AdminHost {
     for (const a of [...this.apps.values(), ...this.retired]) a.stop(true);
     this.#shared.dials.stop();
     this.#shared.idle.stop();
+    this.#shared.stalls?.stop();
     void this.admin?.stop(true);
   }
 }

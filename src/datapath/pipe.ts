@@ -13,7 +13,15 @@
  * before the read that could carry the queue past the mark, so the queue
  * never holds more than `highWater` bytes. Without it a read can be as large
  * as Bun's 512 KiB and the bound is the mark plus that read.
+ *
+ * A queued tail is usually a view into the read it came from, which keeps the
+ * whole read alive. A pipe that stays paused across two sweeps of `stalls` (a
+ * receiver that stopped reading, not one that is merely slower) copies each
+ * such view into a buffer of its own size, so a stalled session holds its
+ * queued bytes and no more; see compact().
  */
+import { collectSoon } from "../sys/heap.ts";
+import type { Sweepable, Sweeper } from "../sys/sweeper.ts";
 
 /** SocketLike is the part of a Bun socket a Pipe uses; tests can pass fakes. */
 export interface SocketLike {
@@ -29,7 +37,7 @@ export const HIGH_WATER_MARK = 128 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /** Pipe is one direction of a session. `dst` is null while the upstream is still being dialled. */
-export class Pipe {
+export class Pipe implements Sweepable {
   dst: SocketLike | null = null;
   /** bytes written to dst so far. */
   bytes = 0;
@@ -56,6 +64,12 @@ export class Pipe {
   #paused = false;
   /** bytes at the front of the queue that are ours (a PROXY header), not the source's: written but not counted. */
   #overhead = 0;
+  /** the sweeper that finds pipes paused for long (the app's), or null: queues are then never compacted. */
+  stalls: Sweeper | null = null;
+  /** counts pauses, so a sweep can tell one long pause from several short ones. */
+  #pauses = 0;
+  /** the pause the previous sweep saw, or -1. */
+  #seen = -1;
 
   constructor(
     public src: SocketLike | null,
@@ -93,15 +107,56 @@ export class Pipe {
       }
       if (n < 0) return this.#fail();
       this.#count(n);
-      chunk = tail(chunk, n);
+      // A view, no copy: Bun hands each data call a fresh buffer. It pins the whole read, which matters only
+      // if dst stays stalled, and then compact() copies it out.
+      chunk = chunk.subarray(n);
     }
     (this.#queue ??= []).push(chunk);
     this.#hold(chunk.length);
     if (!this.#paused && this.queued >= this.#pauseAt && this.src !== null) {
       this.#paused = true;
+      this.#pauses++;
       this.src.pause();
+      this.stalls?.add(this);
     }
     return true;
+  }
+
+  /**
+   * sweep runs once a sweep interval while this pipe is paused. The first
+   * sweep that sees a pause remembers it; if the next one finds the same pause
+   * still on, the receiver has stalled and the queue is compacted. It returns
+   * true (drop me) once the pipe has resumed or been compacted.
+   */
+  sweep(): boolean {
+    if (!this.#paused || this.failed) return true;
+    if (this.#seen !== this.#pauses) {
+      this.#seen = this.#pauses;
+      return false;
+    }
+    if (this.compact() > 0) collectSoon();
+    return true;
+  }
+
+  /**
+   * compact copies every queued chunk that is a view into a larger buffer
+   * into one of its own size, and returns how many bytes of buffers that lets
+   * go. Order and byte counts are unchanged. It costs one copy of what is
+   * queued, so it is for stalled pipes only, never the flowing path.
+   */
+  compact(): number {
+    const q = this.#queue;
+    if (q === null) return 0;
+    let freed = 0;
+    for (let i = this.#head; i < q.length; i++) {
+      const c = q[i]!;
+      const spare = c.buffer.byteLength - c.byteLength;
+      if (spare > 0) {
+        q[i] = own(c);
+        freed += spare;
+      }
+    }
+    return freed;
   }
 
   /**
@@ -134,7 +189,7 @@ export class Pipe {
           this.#count(n - ours);
         } else this.#count(n);
         if (n < c.length) {
-          q[this.#head] = tail(c, n);
+          q[this.#head] = c.subarray(n);
           break;
         }
         // Drop the reference now: a long queue would otherwise pin every chunk until it empties.
@@ -198,13 +253,9 @@ export class Pipe {
 }
 
 /**
- * tail is what is left of `chunk` after `n` bytes were written. Bun hands
- * each data call a fresh buffer, so the tail can be kept without a copy; but
- * a short tail kept as a view pins the whole read (up to the read cap) for as
- * long as the receiver stalls, so one under half the buffer is copied out and
- * the buffer let go.
+ * own is a copy of `view` in a buffer of its own size. Not view.slice():
+ * Bun's reads are Node Buffers, whose slice() is a view like subarray().
  */
-function tail(chunk: Uint8Array, n: number): Uint8Array {
-  const rest = chunk.length - n;
-  return rest < chunk.buffer.byteLength >> 1 ? chunk.slice(n) : chunk.subarray(n);
+function own(view: Uint8Array): Uint8Array {
+  return new Uint8Array(view);
 }

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { HIGH_WATER_MARK, Pipe, type SocketLike } from "../../src/datapath/pipe.ts";
+import { Sweeper } from "../../src/sys/sweeper.ts";
+import { FakeClock } from "../helpers/fake-clock.ts";
 
 /**
  * FakeSocket is a SocketLike whose write() returns scripted counts. A number
@@ -424,5 +426,95 @@ describe("Pipe's held-bytes gauge", () => {
     expect(gauge[0]).toBe(8);
     expect(p.flush()).toBe(false);
     expect(gauge[0]).toBe(0);
+  });
+});
+
+describe("Pipe compaction (a receiver that stalled)", () => {
+  /** stalled: a 10-byte read (a Node Buffer, as Bun hands them) of which dst took 3: 7 bytes queued as a view. */
+  function stalled() {
+    const clock = new FakeClock();
+    const stalls = new Sweeper(1000, clock);
+    const dst = new FakeSocket(3);
+    const { p, src } = pipe(dst, 4);
+    p.stalls = stalls;
+    const read = Buffer.from(bytes(0, 10));
+    p.push(read);
+    return { clock, stalls, dst, p, src, read };
+  }
+
+  test("a pause puts the pipe on the stall sweeper; the first sweep only remembers it, the second copies the queue out", () => {
+    const { clock, stalls, dst, p, read } = stalled();
+    expect(stalls.size).toBe(1);
+    clock.advance(1000);
+    expect(stalls.size).toBe(1);
+    clock.advance(1000);
+    expect(stalls.size).toBe(0);
+    // The queue no longer shares the read's memory: what the read's buffer holds now does not reach dst.
+    read.fill(0);
+    p.flush();
+    expect(dst.written).toEqual(range(0, 10));
+    expect(p.queued).toBe(0);
+  });
+
+  test("before the second sweep the queue is still a view into the read (the flowing path copies nothing)", () => {
+    const { clock, dst, p, read } = stalled();
+    clock.advance(1000);
+    read.fill(0);
+    p.flush();
+    expect(dst.written).toEqual([...range(0, 3), 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  test("compact keeps order and counts, and says how much buffer it let go", () => {
+    const dst = new FakeSocket(3);
+    const { p } = pipe(dst, 100);
+    p.push(Buffer.from(bytes(0, 10))); // 7 queued: a view of 10
+    p.push(Buffer.from(bytes(10, 5))); // a whole read: nothing to let go
+    expect([p.compact(), p.queued, p.compact()]).toEqual([3, 12, 0]);
+    p.flush();
+    expect(dst.written).toEqual(range(0, 15));
+  });
+
+  test("a pipe that resumes before the second sweep leaves the sweeper uncompacted", () => {
+    const { clock, stalls, dst, p, src, read } = stalled();
+    clock.advance(1000);
+    p.flush(); // everything taken: resumed
+    expect(src.calls).toEqual(["pause", "resume"]);
+    clock.advance(1000);
+    expect(stalls.size).toBe(0);
+    expect(dst.written).toEqual(range(0, 10));
+    expect(read.length).toBe(10);
+  });
+
+  test("paused, resumed and paused again between two sweeps counts as a new pause: compaction waits one more sweep", () => {
+    const clock = new FakeClock();
+    const stalls = new Sweeper(1000, clock);
+    const dst = new FakeSocket(3, 0, 7, 3);
+    const { p, src } = pipe(dst, 4);
+    p.stalls = stalls;
+    const first = Buffer.from(bytes(0, 10));
+    p.push(first); // 3 taken: paused
+    clock.advance(1000); // this pause is remembered
+    p.flush(); // 0 taken
+    p.flush(); // the 7: resumed
+    const second = Buffer.from(bytes(10, 10));
+    p.push(second); // 3 taken: paused again
+    expect(src.calls).toEqual(["pause", "resume", "pause"]);
+    clock.advance(1000); // a different pause from the one remembered: not compacted yet
+    second.fill(0);
+    expect(stalls.size).toBe(1);
+    second.set(bytes(10, 10));
+    clock.advance(1000); // the same pause again: compacted
+    expect(stalls.size).toBe(0);
+    second.fill(0);
+    p.flush();
+    expect(dst.written).toEqual(range(0, 20));
+  });
+
+  test("a failed pipe leaves the sweeper at its next sweep", () => {
+    const { clock, stalls, p } = stalled();
+    p.dst = new FakeSocket(-1);
+    expect(p.flush()).toBe(false);
+    clock.advance(1000);
+    expect(stalls.size).toBe(0);
   });
 });
