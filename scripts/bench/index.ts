@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startBackend } from "./backends.ts";
 import { has, machineInfo, missingHint, nginxStream } from "./machine.ts";
-import { PEERS, sendsProxy, startPeer, type PeerName, type PeerOptions } from "./peers.ts";
+import { OPT_IN, PEERS, sendsProxy, startPeer, type PeerName, type PeerOptions } from "./peers.ts";
 import { cpuMs, installExitHandlers, memKB, pinning } from "./proc.ts";
 import { markdown, summarize, writeJson, type Sample } from "./report.ts";
 import { WORKLOADS, type Context, type Settings, type Workload } from "./workloads.ts";
@@ -22,7 +22,8 @@ const USAGE = `usage: bun scripts/bench/index.ts [options]
   --quick               1 round, 2 s runs, smaller counts: about a minute
   --rounds N            interleaved rounds (default 3; --quick 1)
   --only a,b            workloads: ${WORKLOADS.map((w) => w.name).join(", ")}
-  --peers a,b           peers (default all): ${PEERS.join(", ")}
+  --peers a,b           peers (default all but bun and sluice-b): ${PEERS.join(", ")}; bun is the smallest
+                        correct proxy on Bun's sockets (scripts/bench/bun-proxy.ts), the runtime's own floor
   --seconds S           length of each iperf3/wrk run (default 10; --quick 2)
   --idle-connections N  connections held by "idle" (default 9800; --quick 2000)
   --haproxy-threads N   HAProxy nbthread (default: one per core, HAProxy's own default; 1 with --pin)
@@ -86,8 +87,8 @@ function intFlag(name: string, value: string | undefined, fallback: number, min 
   return n;
 }
 
-function listFlag<T extends string>(name: string, value: string | undefined, all: readonly T[]): T[] {
-  if (value === undefined) return [...all];
+function listFlag<T extends string>(name: string, value: string | undefined, all: readonly T[], byDefault: readonly T[] = all): T[] {
+  if (value === undefined) return [...byDefault];
   const picked = value.split(",").map((s) => s.trim()).filter(Boolean);
   const unknown = picked.filter((p) => !all.includes(p as T));
   if (unknown.length > 0) fail(`--${name}: unknown ${unknown.join(", ")} (known: ${all.join(", ")})`);
@@ -128,7 +129,7 @@ const sluiceWorkers = flags["sluice-workers"] ?? (pin ? "1" : "auto");
 if (!/^(\d+|auto|unset)$/.test(sluiceWorkers)) fail(`--sluice-workers must be a number, "auto" or "unset"`);
 
 // Check every tool up front: skip what is missing with a reason, install nothing.
-let peers = listFlag("peers", flags.peers, flags["sluice-b"] === undefined ? PEERS.filter((p) => p !== "sluice-b") : PEERS);
+let peers = listFlag("peers", flags.peers, PEERS, PEERS.filter((p) => !OPT_IN.includes(p) || (p === "sluice-b" && flags["sluice-b"] !== undefined)));
 const sluiceBWorkers = flags["sluice-b-workers"] ?? "1";
 if (!/^(\d+|auto|unset)$/.test(sluiceBWorkers)) fail(`--sluice-b-workers must be a number, "auto" or "unset"`);
 const sluiceBin = flags.sluice ?? join(ROOT, "dist", "sluice");
@@ -140,6 +141,7 @@ const available: Record<PeerName, string | null> = {
   direct: null,
   sluice: null,
   "sluice-b": flags["sluice-b"] === undefined ? "give its binary with --sluice-b PATH" : existsSync(flags["sluice-b"]) ? null : `${flags["sluice-b"]} not found`,
+  bun: null,
   haproxy: has("haproxy") ? null : missingHint("haproxy"),
   nginx: streamModule !== null ? null : has("nginx") ? "nginx has no stream module (Debian package libnginx-mod-stream); run scripts/bench/setup.sh" : missingHint("nginx"),
 };
@@ -174,6 +176,7 @@ const peerOptions: PeerOptions = {
   sendProxy,
   haproxyThreads,
   nginxWorkers,
+  bunBin: process.execPath,
   nginxStreamModule: streamModule ?? "",
 };
 installExitHandlers();
@@ -258,6 +261,7 @@ const header = [
   `- machine: ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB, ${machine.kernel}, fd limit ${machine.fdLimit}`,
   `- tools: bun ${t.bun}` + (t.sluice ? `, sluice ${t.sluice} (workers ${sluiceWorkers})` : "") +
     (peers.includes("sluice-b") ? `, sluice-b ${flags["sluice-b"]} (workers ${sluiceBWorkers})` : "") +
+    (peers.includes("bun") ? ", bun (scripts/bench/bun-proxy.ts: the smallest correct Bun proxy, one thread)" : "") +
     (t.haproxy ? `, HAProxy ${t.haproxy} (mode tcp, nbthread ${haproxyThreads})` : "") +
     (t.nginx ? `, NGINX ${t.nginx} (stream, worker_processes ${nginxWorkers})` : "") +
     (t.iperf3 ? `, iperf3 ${t.iperf3}` : "") + (t.wrk ? `, wrk ${t.wrk}` : "") + (t.redis ? `, redis ${t.redis}` : ""),

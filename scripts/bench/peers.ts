@@ -9,8 +9,14 @@ import { join } from "node:path";
 import { freePort, HOST, waitForPort } from "./net.ts";
 import { spawn, stop, type Proc } from "./proc.ts";
 
-/** "sluice-b" is a second sluice measured in the same rounds (another build, or other workers); only with --sluice-b. */
-export const PEERS = ["direct", "sluice", "sluice-b", "haproxy", "nginx"] as const;
+/**
+ * "sluice-b" is a second sluice measured in the same rounds (another build, or other workers); only with --sluice-b.
+ * "bun" is the smallest correct proxy on Bun's socket API (bun-proxy.ts, one thread): what the runtime costs
+ * any proxy built on it; only when --peers names it.
+ */
+export const PEERS = ["direct", "sluice", "sluice-b", "bun", "haproxy", "nginx"] as const;
+/** OPT_IN peers run only when --peers (or --sluice-b) asks for them. */
+export const OPT_IN: readonly PeerName[] = ["sluice-b", "bun"];
 export type PeerName = (typeof PEERS)[number];
 
 export interface PeerOptions {
@@ -39,6 +45,8 @@ export interface PeerOptions {
   haproxyThreads: number;
   /** nginx `worker_processes`: a number or "auto". */
   nginxWorkers: string;
+  /** the bun executable that runs bun-proxy.ts. */
+  bunBin: string;
   /** Path for nginx's `load_module` of the stream module; "" when it is built in. */
   nginxStreamModule: string;
 }
@@ -59,7 +67,7 @@ let instance = 0;
 
 /** sendsProxy: `name` writes a PROXY header to its backend under these options. */
 export function sendsProxy(name: PeerName, opts: PeerOptions): boolean {
-  if (opts.sendProxy === undefined || name === "direct") return false;
+  if (opts.sendProxy === undefined || name === "direct" || name === "bun") return false;
   return name !== "nginx" || opts.sendProxy === "v1";
 }
 
@@ -101,6 +109,8 @@ function command(name: Exclude<PeerName, "direct">, port: number, backend: numbe
         "-c",
         conf("sluice-b.toml", (opts.sluiceBTop ?? "") + sluiceToml(port, backend) + (opts.sluiceBApp ?? "") + (opts.sluiceTail ?? "")),
       ];
+    case "bun":
+      return [opts.bunBin, join(import.meta.dir, "bun-proxy.ts"), String(port), String(backend)];
     case "haproxy":
       // -db: stay in the foreground, so the PID we hold is HAProxy itself.
       return ["haproxy", "-db", "-f", conf("haproxy.cfg", haproxyCfg(port, backend, opts.haproxyThreads, opts.sendProxy))];

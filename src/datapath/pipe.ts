@@ -20,7 +20,7 @@
  * such view into a buffer of its own size, so a stalled session holds its
  * queued bytes and no more; see compact().
  */
-import { collectSoon } from "../sys/heap.ts";
+import { released } from "../sys/heap.ts";
 import type { Sweepable, Sweeper } from "../sys/sweeper.ts";
 
 /** SocketLike is the part of a Bun socket a Pipe uses; tests can pass fakes. */
@@ -134,7 +134,7 @@ export class Pipe implements Sweepable {
       this.#seen = this.#pauses;
       return false;
     }
-    if (this.compact() > 0) collectSoon();
+    released(this.compact());
     return true;
   }
 
