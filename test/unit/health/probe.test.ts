@@ -4,7 +4,7 @@
  * once timed out while connecting). Each peer serves one probe connection and
  * reports what it received and how the connection ended.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { bunProbe, netProbe, probeSockets, type Conversation, type Probe } from "../../../src/upstream/health/probe.ts";
@@ -54,8 +54,29 @@ function redis(other = "-ERR unknown command\r\n") {
   });
 }
 
-function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
+/**
+ * socketsTo counts this process's open sockets connected to `port`: the
+ * inodes behind /proc/self/fd matched with /proc/net/tcp's remote ports.
+ * Counting all fds would also count (or miss) any other socket that happens
+ * to open or close meanwhile.
+ */
+function socketsTo(port: number): number {
+  const mine = new Set<string>();
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m !== null) mine.add(m[1]!);
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  let n = 0;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 9 && f[2]!.endsWith(`:${hexPort}`) && mine.has(f[9]!)) n++;
+  }
+  return n;
 }
 
 describe.each([
@@ -126,12 +147,18 @@ describe.each([
       await probe(HOST, warm.port, 1000);
       await warm.done;
     }
-    using p = peer();
-    const fds = openFds();
-    expect(await probe(HOST, p.port, 150, PING)).toBe("no reply within 150ms");
+    const accepted = Promise.withResolvers<void>();
+    using p = peer({ open: () => accepted.resolve() });
+    expect(socketsTo(p.port)).toBe(0);
+    const asked = probe(HOST, p.port, 150, PING);
+    // The probe's socket is open while it waits (so the count below can see one)...
+    await accepted.promise;
+    const during = socketsTo(p.port);
+    expect(await asked).toBe("no reply within 150ms");
     // The peer saw the connection close: nothing of the probe is left behind.
     expect((await p.done).got).toBe("PING\r\n");
-    expect(openFds()).toBe(fds);
+    // ...and gone once it has failed.
+    expect([during, socketsTo(p.port)]).toEqual([1, 0]);
     expect(probeSockets.abandoned).toBe(0);
   });
 
