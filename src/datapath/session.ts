@@ -107,6 +107,9 @@ export class Attempt implements Sweepable {
 type Upstream = Socket<Attempt>;
 type Downstream = Socket<Session>;
 
+/** PICK_RETRIES bounds how often dial picks again after a place freed in another worker between its reads. */
+const PICK_RETRIES = 3;
+
 export class Session implements Sweepable {
   up: Upstream | null = null;
   target: TargetState | null = null;
@@ -160,12 +163,19 @@ export class Session implements Sweepable {
   /** dial picks the next untried target and connects; with none left the client is closed. */
   dial(): void {
     const pool = this.pool ?? this.host.pool;
-    const target = pool.pick(this.tried);
-    if (target === undefined) {
+    let target = pool.pick(this.tried);
+    // pick and waiting read the targets' counts one after the other, and another worker may free a place in
+    // between: then pick found every target full and waiting finds one with room. That client must be dialled
+    // (or queued), not closed, so pick again, a bounded number of times.
+    for (let again = 0; target === undefined && again < PICK_RETRIES; again++) {
       if (pool.waiting(this.tried)) {
         if (this.host.enqueue?.(this)) return;
         return this.close("limit");
       }
+      if (!pool.capped) break;
+      target = pool.pick(this.tried);
+    }
+    if (target === undefined) {
       this.close(this.tried === null ? "no-target" : "connect-failed");
       return;
     }

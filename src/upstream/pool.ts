@@ -150,6 +150,11 @@ export class Pool {
     this.#capped = this.targets.some((t) => t.maxConnections > 0);
   }
 
+  /** capped is true when some target has a max_connections: only then can a pick find every target full. */
+  get capped(): boolean {
+    return this.#capped;
+  }
+
   /**
    * pick chooses the next target to dial, skipping those already `tried`.
    * Ready targets come first; when none is left, the others are tried too, so

@@ -375,3 +375,42 @@ describe("Session idle timeout", () => {
     expect(quiet.events).toEqual(["terminate"]);
   });
 });
+
+describe("dial when another worker frees a place between pick and waiting", () => {
+  /** a capped pool whose reads are scripted: each pick's result in turn, and what waiting says after each. */
+  function scripted(picks: (TargetState | undefined)[], waits: boolean[]) {
+    const host = makeHost();
+    const enqueued: Session[] = [];
+    Object.assign(host, {
+      pool: { capped: true, pick: () => picks.shift(), waiting: () => waits.shift() ?? false },
+      enqueue: (s: Session) => (enqueued.push(s), true),
+    });
+    const down = new FakePeer("client");
+    const s = new Session(host, down as unknown as Socket<Session>, 0, 8);
+    down.data = s;
+    s.dial();
+    return { s, host, enqueued };
+  }
+  const target = () => new TargetState({ host: "127.0.0.1", port: 1, address: "127.0.0.1:1" });
+
+  test("every target full, then one freed before waiting looks: the client is dialled, not closed", () => {
+    const { s, host } = scripted([undefined, target()], [false]);
+    expect(s.closed).toBe(false);
+    expect(host.attempts.length).toBe(1);
+  });
+
+  test("freed and taken again: the second look finds them all full, and the client queues", () => {
+    const { s, host, enqueued } = scripted([undefined, undefined], [false, true]);
+    expect([s.closed, host.attempts.length, enqueued.length]).toEqual([false, 0, 1]);
+  });
+
+  test("an uncapped pool with nothing to pick closes at once as no-target", () => {
+    const host = makeHost();
+    Object.assign(host, { pool: { capped: false, pick: () => undefined, waiting: () => false } });
+    const down = new FakePeer("client");
+    const s = new Session(host, down as unknown as Socket<Session>, 0, 8);
+    down.data = s;
+    s.dial();
+    expect([s.closed, s.reason]).toEqual([true, "no-target"]);
+  });
+});
