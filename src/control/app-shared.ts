@@ -29,8 +29,8 @@ export interface Shared {
   readonly tell?: (news: Tidings) => void;
   readonly dials: Sweeper;
   readonly idle: Sweeper;
-  /** finds pipes paused across a whole sweep, to compact their queues; absent, they never are. */
-  readonly stalls?: Sweeper;
+  /** finds pipes paused across a whole sweep, to compact their queues. */
+  readonly stalls: Sweeper;
   readonly log: Logger;
   /** resolves host-name targets; the system resolver unless a test injects one. */
   readonly resolve?: Resolver;

@@ -183,7 +183,7 @@ export class App implements SessionHost, PrefaceHost, TargetSetHost {
     this.cell.add(A.ACCEPTED);
     const s = new Session(this, sock, c.idleTimeoutMs, c.bufferSize);
     this.counters.wire(s.upPipe, s.downPipe);
-    s.upPipe.stalls = s.downPipe.stalls = this.shared.stalls ?? null;
+    s.upPipe.stalls = s.downPipe.stalls = this.shared.stalls;
     s.port = port;
     // Read now: Bun forgets remotePort once the socket closes.
     if (this.accessLogged) s.client = clientOf(sock);

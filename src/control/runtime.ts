@@ -370,7 +370,7 @@ export class Runtime implements AdminHost {
     for (const a of [...this.apps.values(), ...this.retired]) a.stop(true);
     this.#shared.dials.stop();
     this.#shared.idle.stop();
-    this.#shared.stalls?.stop();
+    this.#shared.stalls.stop();
     void this.admin?.stop(true);
   }
 }

@@ -106,7 +106,7 @@ function ep(text: string): Endpoint {
 function realApp(name: string, targets: string[]): App {
   const config: AppConfig = appConfig({ name, targets: targets.map(ep) });
   const limits = new Limits(10);
-  return new App(config, { limits, dials: new Sweeper(50), idle: new Sweeper(1000), log: quiet });
+  return new App(config, { limits, dials: new Sweeper(50), idle: new Sweeper(1000), stalls: new Sweeper(1000), log: quiet });
 }
 
 type FakeHost = AdminHost & { adminToken: string | undefined; adminLoopback: boolean; draining: boolean; reloadCalls: string[]; outcome: ReloadOutcome | Error };

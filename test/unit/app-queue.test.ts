@@ -57,6 +57,7 @@ class World {
     limits: new Limits(100),
     dials: new Sweeper(50, this.clock),
     idle: new Sweeper(1000, this.clock),
+    stalls: new Sweeper(1000, this.clock),
     log: undefined as never,
   };
   readonly app: App;

@@ -32,6 +32,7 @@ function app(targets: string[], resolve?: Shared["resolve"]): App {
     limits: new Limits(10),
     dials: new Sweeper(50),
     idle: new Sweeper(1000),
+    stalls: new Sweeper(1000),
     log: quiet,
     resolve,
   };
